@@ -1,1 +1,20 @@
-//! mailcert-store
+//! mailcert-store: certificates for SMTP client authentication.
+//!
+//! Parses PFX/PKCS#12, PEM, DER and PKCS#7 files into certificate bundles, decides
+//! whether a certificate is eligible for TLS client authentication, keeps private keys
+//! encrypted under the farm's master key, and stores everything in the farm database.
+
+mod eligibility;
+mod error;
+mod facts;
+mod key;
+mod model;
+mod parse;
+
+pub use error::{Error, ErrorKind, Result};
+pub use facts::{cert_facts, thumbprints};
+pub use key::PrivateKey;
+pub use model::{CertFacts, KeyType, StoreName, UnknownStore, eku_name};
+pub use parse::{Bundle, Input, MAX_INPUT_BYTES, parse_bundle};
+pub use eligibility::{Finding, RULES, Rule, RuleId, Subject, evaluate, intrinsic_ok, rfc3339};
+pub use model::{OID_ANY_EKU, OID_CLIENT_AUTH, OID_SERVER_AUTH};

@@ -1,0 +1,269 @@
+//! Private keys: bringing every format to one PKCS#8 form, and checking that a key
+//! belongs to a certificate.
+
+use std::fmt;
+use std::path::Path;
+
+use der::{Decode, Encode};
+use pkcs8::{ObjectIdentifier, PrivateKeyInfoRef};
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+
+const OID_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+const OID_EC: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+const OID_ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
+const OID_P256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
+const OID_P384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
+
+/// A private key in PKCS#8 DER, held in memory that is wiped when dropped.
+/// It prints redacted and cannot be serialized or cloned by accident.
+pub struct PrivateKey {
+    pkcs8: Zeroizing<Vec<u8>>,
+}
+
+impl fmt::Debug for PrivateKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PrivateKey(<redacted>)")
+    }
+}
+
+impl PrivateKey {
+    /// Wraps PKCS#8 DER that is already known to be well formed.
+    pub(crate) fn from_pkcs8_unchecked(pkcs8: Zeroizing<Vec<u8>>) -> Self {
+        PrivateKey { pkcs8 }
+    }
+
+    /// The PKCS#8 DER. Named so that every use of the secret stands out in review.
+    pub fn dangerously_expose_pkcs8_der(&self) -> &[u8] {
+        &self.pkcs8
+    }
+}
+
+/// A private key as found in a file, before it is brought to PKCS#8.
+pub(crate) enum RawKey {
+    /// `PRIVATE KEY` or a PKCS#12 key bag.
+    Pkcs8(Zeroizing<Vec<u8>>),
+    /// `ENCRYPTED PRIVATE KEY`.
+    EncryptedPkcs8(Vec<u8>),
+    /// `RSA PRIVATE KEY`.
+    Pkcs1(Zeroizing<Vec<u8>>),
+    /// `EC PRIVATE KEY`.
+    Sec1(Zeroizing<Vec<u8>>),
+}
+
+/// Brings a raw key to a PKCS#8 form that ring (and so rustls) accepts: PKCS#1 and SEC1
+/// are wrapped, encrypted PKCS#8 decrypted, EC keys re-encoded with their public key.
+pub(crate) fn normalize(path: &Path, raw: RawKey, password: Option<&str>) -> Result<PrivateKey> {
+    let pkcs8 = match raw {
+        RawKey::Pkcs8(der) => der,
+        RawKey::EncryptedPkcs8(der) => decrypt_pkcs8(path, &der, password)?,
+        RawKey::Pkcs1(der) => wrap_pkcs1(path, &der)?,
+        RawKey::Sec1(der) => sec1_to_pkcs8(path, &der)?,
+    };
+    let info = PrivateKeyInfoRef::from_der(&pkcs8)
+        .map_err(|e| Error::bad_file(path, format!("the private key is not valid PKCS#8: {e}")))?;
+    let alg = info.algorithm.oid;
+    if alg == OID_EC {
+        let curve = info
+            .algorithm
+            .parameters
+            .and_then(|p| p.decode_as::<ObjectIdentifier>().ok());
+        return ec_pkcs8_with_public_key(path, &pkcs8, curve);
+    }
+    if alg == OID_RSA {
+        // Check that the RSA structure inside is sound now rather than at first use.
+        pkcs1::RsaPrivateKey::<der::asn1::UintRef<'_>>::from_der(info.private_key.as_bytes())
+            .map_err(|e| Error::bad_file(path, format!("the RSA private key is malformed: {e}")))?;
+    }
+    Ok(PrivateKey { pkcs8 })
+}
+
+fn decrypt_pkcs8(path: &Path, der: &[u8], password: Option<&str>) -> Result<Zeroizing<Vec<u8>>> {
+    let password = password.ok_or_else(|| Error::PasswordRequired {
+        path: path.to_path_buf(),
+    })?;
+    let enc = pkcs8::EncryptedPrivateKeyInfoRef::from_der(der).map_err(|e| {
+        Error::bad_file(
+            path,
+            format!("the encrypted private key is malformed or uses an unsupported scheme (PBES1?): {e}; re-encrypt it with `openssl pkcs8 -topk8 -v2 aes-256-cbc`"),
+        )
+    })?;
+    let doc = enc.decrypt(password.as_bytes()).map_err(|_| Error::WrongPassword {
+        path: path.to_path_buf(),
+    })?;
+    Ok(Zeroizing::new(doc.as_bytes().to_vec()))
+}
+
+fn wrap_pkcs1(path: &Path, der: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    pkcs1::RsaPrivateKey::<der::asn1::UintRef<'_>>::from_der(der)
+        .map_err(|e| Error::bad_file(path, format!("the RSA private key is malformed: {e}")))?;
+    let octets = der::asn1::OctetStringRef::new(der)
+        .map_err(|e| Error::Internal(format!("PKCS#1 wrap: {e}")))?;
+    let info = PrivateKeyInfoRef::new(
+        pkcs8::spki::AlgorithmIdentifier {
+            oid: OID_RSA,
+            parameters: Some(der::asn1::AnyRef::NULL),
+        },
+        octets,
+    );
+    let out = info
+        .to_der()
+        .map_err(|e| Error::Internal(format!("PKCS#1 wrap: {e}")))?;
+    Ok(Zeroizing::new(out))
+}
+
+fn sec1_to_pkcs8(path: &Path, der: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    let ec = sec1::EcPrivateKey::from_der(der)
+        .map_err(|e| Error::bad_file(path, format!("the EC private key is malformed: {e}")))?;
+    let curve = ec.parameters.and_then(|p| p.named_curve());
+    let doc = match curve {
+        Some(c) if c == OID_P256 => p256::SecretKey::from_sec1_der(der)
+            .map_err(|e| Error::bad_file(path, format!("the P-256 private key is malformed: {e}")))
+            .and_then(|k| p256_to_pkcs8(&k))?,
+        Some(c) if c == OID_P384 => p384::SecretKey::from_sec1_der(der)
+            .map_err(|e| Error::bad_file(path, format!("the P-384 private key is malformed: {e}")))
+            .and_then(|k| p384_to_pkcs8(&k))?,
+        Some(c) => return Err(unsupported_curve(path, &c.to_string())),
+        None => {
+            return Err(Error::bad_file(
+                path,
+                "the EC private key does not name its curve",
+            ));
+        }
+    };
+    Ok(doc)
+}
+
+fn unsupported_curve(path: &Path, curve: &str) -> Error {
+    Error::bad_file(
+        path,
+        format!("the EC private key is on curve {curve}; only P-256 and P-384 are supported"),
+    )
+}
+
+fn p256_to_pkcs8(key: &p256::SecretKey) -> Result<Zeroizing<Vec<u8>>> {
+    use p256::pkcs8::EncodePrivateKey;
+    key.to_pkcs8_der()
+        .map(|d| Zeroizing::new(d.as_bytes().to_vec()))
+        .map_err(|e| Error::Internal(format!("P-256 re-encoding: {e}")))
+}
+
+fn p384_to_pkcs8(key: &p384::SecretKey) -> Result<Zeroizing<Vec<u8>>> {
+    use p384::pkcs8::EncodePrivateKey;
+    key.to_pkcs8_der()
+        .map(|d| Zeroizing::new(d.as_bytes().to_vec()))
+        .map_err(|e| Error::Internal(format!("P-384 re-encoding: {e}")))
+}
+
+/// Re-encodes an EC PKCS#8 key so that it carries its public key (Java keytool omits it,
+/// and ring refuses such keys).
+fn ec_pkcs8_with_public_key(
+    path: &Path,
+    pkcs8: &[u8],
+    curve: Option<ObjectIdentifier>,
+) -> Result<PrivateKey> {
+    use p256::pkcs8::DecodePrivateKey;
+    let der = match curve {
+        Some(c) if c == OID_P256 => p256::SecretKey::from_pkcs8_der(pkcs8)
+            .map_err(|e| Error::bad_file(path, format!("the P-256 private key is malformed: {e}")))
+            .and_then(|k| p256_to_pkcs8(&k))?,
+        Some(c) if c == OID_P384 => p384::SecretKey::from_pkcs8_der(pkcs8)
+            .map_err(|e| Error::bad_file(path, format!("the P-384 private key is malformed: {e}")))
+            .and_then(|k| p384_to_pkcs8(&k))?,
+        Some(c) => return Err(unsupported_curve(path, &c.to_string())),
+        None => {
+            return Err(Error::bad_file(
+                path,
+                "the EC private key does not name its curve",
+            ));
+        }
+    };
+    Ok(PrivateKey { pkcs8: der })
+}
+
+/// The public key that a private key implies, in the form the certificate carries it.
+enum DerivedPublic {
+    Rsa { modulus: Vec<u8>, exponent: Vec<u8> },
+    /// EC points (uncompressed and compressed) or the Ed25519 key.
+    Points(Vec<Vec<u8>>),
+    /// A key type whose public half cannot be derived here.
+    Unsupported(String),
+}
+
+fn strip_zeros(b: &[u8]) -> &[u8] {
+    let start = b.iter().position(|x| *x != 0).unwrap_or(b.len());
+    &b[start..]
+}
+
+fn derive_public(key: &PrivateKey) -> Result<DerivedPublic> {
+    use p256::pkcs8::DecodePrivateKey;
+    let info = PrivateKeyInfoRef::from_der(&key.pkcs8)
+        .map_err(|e| Error::Internal(format!("stored PKCS#8 key does not parse: {e}")))?;
+    let alg = info.algorithm.oid;
+    if alg == OID_RSA {
+        let rsa = pkcs1::RsaPrivateKey::<der::asn1::UintRef<'_>>::from_der(info.private_key.as_bytes())
+            .map_err(|e| Error::Internal(format!("RSA key: {e}")))?;
+        return Ok(DerivedPublic::Rsa {
+            modulus: strip_zeros(rsa.modulus.as_bytes()).to_vec(),
+            exponent: strip_zeros(rsa.public_exponent.as_bytes()).to_vec(),
+        });
+    }
+    if alg == OID_EC {
+        if let Ok(k) = p256::SecretKey::from_pkcs8_der(&key.pkcs8) {
+            let p = k.public_key();
+            use p256::elliptic_curve::sec1::ToSec1Point;
+            return Ok(DerivedPublic::Points(vec![
+                p.to_sec1_point(false).as_bytes().to_vec(),
+                p.to_sec1_point(true).as_bytes().to_vec(),
+            ]));
+        }
+        if let Ok(k) = p384::SecretKey::from_pkcs8_der(&key.pkcs8) {
+            let p = k.public_key();
+            use p384::elliptic_curve::sec1::ToSec1Point;
+            return Ok(DerivedPublic::Points(vec![
+                p.to_sec1_point(false).as_bytes().to_vec(),
+                p.to_sec1_point(true).as_bytes().to_vec(),
+            ]));
+        }
+        return Ok(DerivedPublic::Unsupported("EC on this curve".into()));
+    }
+    if alg == OID_ED25519 {
+        let pair = ring::signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(&key.pkcs8)
+            .map_err(|e| Error::Internal(format!("Ed25519 key: {e}")))?;
+        use ring::signature::KeyPair;
+        return Ok(DerivedPublic::Points(vec![pair.public_key().as_ref().to_vec()]));
+    }
+    Ok(DerivedPublic::Unsupported(format!("key algorithm {alg}")))
+}
+
+/// Checks that `key` is the private half of the certificate `cert_der`'s public key.
+/// A mismatch is [`Error::KeyMismatch`]; a key type whose match cannot be checked is refused.
+pub(crate) fn check_matches(path: &Path, key: &PrivateKey, cert_der: &[u8]) -> Result<()> {
+    let cert = crate::facts::parse_der(path, cert_der)?;
+    let spki = cert.public_key();
+    let mismatch = || Error::KeyMismatch {
+        path: path.to_path_buf(),
+        subject: cert.subject().to_string(),
+    };
+    let matches = match derive_public(key)? {
+        DerivedPublic::Rsa { modulus, exponent } => match spki.parsed() {
+            Ok(x509_parser::public_key::PublicKey::RSA(rsa)) => {
+                strip_zeros(rsa.modulus) == modulus.as_slice()
+                    && strip_zeros(rsa.exponent) == exponent.as_slice()
+            }
+            _ => false,
+        },
+        DerivedPublic::Points(points) => {
+            let bits: &[u8] = spki.subject_public_key.as_ref();
+            points.iter().any(|p| p.as_slice() == bits)
+        }
+        DerivedPublic::Unsupported(what) => {
+            return Err(Error::bad_file(
+                path,
+                format!("cannot check that a private key of type {what} matches its certificate; such keys cannot sign a TLS handshake here; import the certificate without its key"),
+            ));
+        }
+    };
+    if matches { Ok(()) } else { Err(mismatch()) }
+}
