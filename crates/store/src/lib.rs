@@ -4,12 +4,18 @@
 //! whether a certificate is eligible for TLS client authentication, keeps private keys
 //! encrypted under the farm's master key, and stores everything in the farm database.
 
+mod chain;
 mod eligibility;
 mod error;
+mod export;
 mod facts;
+mod import;
 mod key;
+mod manage;
 mod model;
 mod parse;
+mod repo;
+mod secret;
 
 pub use error::{Error, ErrorKind, Result};
 pub use facts::{cert_facts, thumbprints};
@@ -18,3 +24,10 @@ pub use model::{CertFacts, KeyType, StoreName, UnknownStore, eku_name};
 pub use parse::{Bundle, Input, MAX_INPUT_BYTES, parse_bundle};
 pub use eligibility::{Finding, RULES, Rule, RuleId, Subject, evaluate, intrinsic_ok, rfc3339};
 pub use model::{OID_ANY_EKU, OID_CLIENT_AUTH, OID_SERVER_AUTH};
+pub use secret::{MASTER_KEY_LEN, MasterKey};
+pub use repo::{AuditEntry, CertFilter, CertRecord, Farm, InitOutcome, NewCert};
+pub use repo::Tx;
+pub use chain::issuers;
+pub use export::{ExportFormat, ExportRequest, Exported, PfxEncryption, export};
+pub use import::{ImportOptions, ImportReport, Imported, Outcome, import_bundle};
+pub use manage::{move_to, remove, rename};

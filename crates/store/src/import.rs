@@ -1,0 +1,160 @@
+//! Importing a parsed bundle into the farm: the leaf to the chosen store, the chain
+//! certificates to the Intermediate and Root stores, the key sealed under the master key.
+//! One file is one transaction.
+
+use std::path::Path;
+
+use crate::error::Result;
+use crate::model::StoreName;
+use crate::parse::Bundle;
+use crate::repo::{CertRecord, Farm, NewCert};
+
+/// How to import.
+#[derive(Debug, Clone, Default)]
+pub struct ImportOptions {
+    /// The store for the leaf; `None` picks End Entity, or the natural store of a CA
+    /// certificate that arrives without a key.
+    pub store: Option<StoreName>,
+    /// Friendly name for the leaf (else the PKCS#12 alias, if any).
+    pub friendly_name: Option<String>,
+    /// Whether the private key may be exported later.
+    pub exportable: bool,
+}
+
+/// What happened to one certificate of a bundle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// Newly stored.
+    Added,
+    /// Already in the farm; left as it was.
+    AlreadyPresent,
+    /// Already in the farm without its key; the key was added.
+    KeyAdded,
+}
+
+/// One certificate's result.
+#[derive(Debug, Clone)]
+pub struct Imported {
+    /// The stored certificate after the import.
+    pub record: CertRecord,
+    /// What was done.
+    pub outcome: Outcome,
+}
+
+/// The result of importing one file.
+#[derive(Debug, Clone)]
+pub struct ImportReport {
+    /// The leaf.
+    pub leaf: Imported,
+    /// The certificates that came with it.
+    pub chain: Vec<Imported>,
+}
+
+/// Additional data that binds a sealed private key to its certificate.
+pub(crate) fn key_aad(sha1: &str) -> Vec<u8> {
+    format!("mailcert:private-key:{sha1}").into_bytes()
+}
+
+/// Imports a bundle parsed from `path` at time `now` (Unix seconds).
+pub fn import_bundle(
+    farm: &mut Farm,
+    path: &Path,
+    bundle: Bundle,
+    opts: &ImportOptions,
+    now: i64,
+) -> Result<ImportReport> {
+    let leaf_facts = crate::facts::cert_facts(path, &bundle.leaf)?;
+    let mut chain_facts = Vec::with_capacity(bundle.others.len());
+    for der in &bundle.others {
+        chain_facts.push((crate::facts::cert_facts(path, der)?, der));
+    }
+    // Seal before the transaction: it needs the master key, and a missing key should
+    // fail before anything is written.
+    let sealed = match &bundle.key {
+        Some(k) => Some(farm.master_key()?.seal(
+            k.dangerously_expose_pkcs8_der(),
+            &key_aad(&leaf_facts.thumbprint_sha1),
+        )?),
+        None => None,
+    };
+    let leaf_store = opts.store.unwrap_or(if bundle.key.is_none() && leaf_facts.is_ca {
+        leaf_facts.natural_store()
+    } else {
+        StoreName::EndEntity
+    });
+    let friendly = opts
+        .friendly_name
+        .clone()
+        .or_else(|| bundle.friendly_name.clone());
+    let file = path.display().to_string();
+    farm.write(|tx| {
+        let leaf = match tx.by_sha1(&leaf_facts.thumbprint_sha1)? {
+            Some(existing) => {
+                let mut outcome = Outcome::AlreadyPresent;
+                if let (false, Some(s)) = (existing.has_private_key, &sealed) {
+                    tx.set_private_key(existing.id, s, opts.exportable)?;
+                    tx.audit(now, "import", &leaf_facts.describe(), &format!("private key added from {file}"))?;
+                    outcome = Outcome::KeyAdded;
+                }
+                if existing.friendly_name.is_none() {
+                    if let Some(name) = &friendly {
+                        tx.set_friendly_name(existing.id, Some(name))?;
+                    }
+                }
+                Imported {
+                    record: tx.by_id(existing.id)?,
+                    outcome,
+                }
+            }
+            None => {
+                let id = tx.insert(&NewCert {
+                    facts: &leaf_facts,
+                    der: &bundle.leaf,
+                    store: leaf_store,
+                    friendly_name: friendly.as_deref(),
+                    now,
+                })?;
+                if let Some(s) = &sealed {
+                    tx.set_private_key(id, s, opts.exportable)?;
+                }
+                let detail = format!(
+                    "from {file} into {leaf_store}{}{}",
+                    if sealed.is_some() { ", with private key" } else { "" },
+                    if sealed.is_some() && opts.exportable { " (exportable)" } else { "" }
+                );
+                tx.audit(now, "import", &leaf_facts.describe(), &detail)?;
+                Imported {
+                    record: tx.by_id(id)?,
+                    outcome: Outcome::Added,
+                }
+            }
+        };
+        let mut chain = Vec::new();
+        for (facts, der) in &chain_facts {
+            let imported = match tx.by_sha1(&facts.thumbprint_sha1)? {
+                Some(existing) => Imported {
+                    record: existing,
+                    outcome: Outcome::AlreadyPresent,
+                },
+                None => {
+                    let store = facts.natural_store();
+                    let id = tx.insert(&NewCert {
+                        facts,
+                        der,
+                        store,
+                        friendly_name: None,
+                        now,
+                    })?;
+                    tx.audit(now, "import", &facts.describe(), &format!("from {file} into {store} (chain)"))?;
+                    Imported {
+                        record: tx.by_id(id)?,
+                        outcome: Outcome::Added,
+                    }
+                }
+            };
+            chain.push(imported);
+        }
+        Ok(ImportReport { leaf, chain })
+    })
+}

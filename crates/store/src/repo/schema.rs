@@ -1,0 +1,57 @@
+//! The farm database's schema, as an append-only list of migrations tracked by SQLite's
+//! `user_version`. Never edit a migration that has shipped: add the next one.
+
+/// Each entry moves the schema from version `index` to `index + 1`.
+pub(crate) const MIGRATIONS: &[&str] = &[
+    // 1: certificates, their sealed private keys, the audit trail, farm metadata.
+    r#"
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value BLOB NOT NULL
+    );
+    CREATE TABLE certificates (
+        id                INTEGER PRIMARY KEY,
+        thumbprint_sha1   TEXT NOT NULL UNIQUE,
+        thumbprint_sha256 TEXT NOT NULL UNIQUE,
+        store             TEXT NOT NULL
+                          CHECK (store IN ('end-entity', 'intermediate', 'root', 'pending')),
+        friendly_name     TEXT,
+        subject           TEXT NOT NULL,
+        issuer            TEXT NOT NULL,
+        subject_cn        TEXT,
+        sans              TEXT NOT NULL,
+        serial            TEXT NOT NULL,
+        not_before        INTEGER NOT NULL,
+        not_after         INTEGER NOT NULL,
+        key_type          TEXT NOT NULL,
+        eku               TEXT,
+        key_usage         TEXT,
+        is_ca             INTEGER NOT NULL,
+        self_signed       INTEGER NOT NULL,
+        intrinsic_ok      INTEGER NOT NULL,
+        has_private_key   INTEGER NOT NULL DEFAULT 0,
+        exportable        INTEGER NOT NULL DEFAULT 0,
+        imported_at       INTEGER NOT NULL,
+        der               BLOB NOT NULL
+    );
+    CREATE INDEX certificates_eligible
+        ON certificates (store, intrinsic_ok, has_private_key, not_after);
+    CREATE INDEX certificates_not_after ON certificates (not_after);
+    CREATE INDEX certificates_subject ON certificates (subject);
+    CREATE INDEX certificates_friendly_name ON certificates (friendly_name);
+    CREATE TABLE private_keys (
+        certificate_id INTEGER PRIMARY KEY
+                       REFERENCES certificates (id) ON DELETE CASCADE,
+        sealed         BLOB NOT NULL
+    );
+    CREATE TABLE audit_log (
+        id     INTEGER PRIMARY KEY,
+        at     INTEGER NOT NULL,
+        actor  TEXT NOT NULL,
+        action TEXT NOT NULL,
+        object TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX audit_log_at ON audit_log (at);
+    "#,
+];
