@@ -1,1 +1,75 @@
-fn main() {}
+//! mailcert: the command-line front end over the store, binding and sender crates.
+//! It parses, calls the libraries, prints, and maps every failure to an exit code in
+//! one place (`exit_code`).
+
+mod args;
+mod commands;
+mod context;
+mod output;
+mod secrets;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// Exit codes from the interface contract.
+pub(crate) mod exit {
+    /// Success.
+    pub(crate) const OK: u8 = 0;
+    /// I/O, database, bad file, wrong password, master key problems.
+    pub(crate) const ERROR: u8 = 1;
+    /// Usage.
+    pub(crate) const USAGE: u8 = 2;
+    /// Rejected by a rule.
+    pub(crate) const REJECTED: u8 = 3;
+    /// Not found.
+    pub(crate) const NOT_FOUND: u8 = 4;
+}
+
+/// A failure the CLI itself decided on, with its exit code.
+#[derive(Debug)]
+pub(crate) struct Exit {
+    pub(crate) code: u8,
+    pub(crate) message: String,
+}
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Exit {}
+
+/// Maps an error chain to the contract's exit code.
+fn exit_code(err: &anyhow::Error) -> u8 {
+    for cause in err.chain() {
+        if let Some(e) = cause.downcast_ref::<Exit>() {
+            return e.code;
+        }
+        if let Some(e) = cause.downcast_ref::<mailcert_store::Error>() {
+            return match e.kind() {
+                mailcert_store::ErrorKind::NotFound => exit::NOT_FOUND,
+                mailcert_store::ErrorKind::Rejected => exit::REJECTED,
+                mailcert_store::ErrorKind::Usage => exit::USAGE,
+                _ => exit::ERROR,
+            };
+        }
+    }
+    exit::ERROR
+}
+
+fn main() -> ExitCode {
+    let cli = args::Cli::parse();
+    match commands::run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            // An already-reported failure carries an empty message.
+            let text = format!("{err:#}");
+            if !text.is_empty() {
+                eprintln!("mailcert: {text}");
+            }
+            ExitCode::from(exit_code(&err))
+        }
+    }
+}

@@ -13,9 +13,9 @@ pub fn issuers(tx: &Tx<'_>, leaf: &CertRecord, include_root: bool) -> Result<Vec
     let mut current = leaf.clone();
     while !current.facts.self_signed && out.len() < MAX_DEPTH {
         let candidates = tx.ca_by_subject(&current.facts.issuer)?;
-        let next = candidates.into_iter().find(|c| {
-            c.id != current.id && c.id != leaf.id && !out.iter().any(|o| o.id == c.id)
-        });
+        let next = candidates
+            .into_iter()
+            .find(|c| c.id != current.id && c.id != leaf.id && !out.iter().any(|o| o.id == c.id));
         let Some(next) = next else { break };
         if next.facts.self_signed && !include_root {
             break;

@@ -97,7 +97,12 @@ pub struct Finding {
 impl Finding {
     /// The finding as one sentence for people.
     pub fn message(&self) -> String {
-        format!("{}: {}; required: {}", self.rule.name(), self.observed, self.required)
+        format!(
+            "{}: {}; required: {}",
+            self.rule.name(),
+            self.observed,
+            self.required
+        )
     }
 }
 
@@ -117,7 +122,10 @@ pub struct Subject<'a> {
 pub fn rfc3339(secs: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(secs)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_else(|| secs.to_string())
 }
 
@@ -151,12 +159,7 @@ pub fn check(rule: RuleId, s: &Subject<'_>, now: i64) -> Option<Finding> {
             if f.eku_allows_client_auth() {
                 return None;
             }
-            let names: Vec<String> = f
-                .eku
-                .iter()
-                .flatten()
-                .map(|o| eku_name(o))
-                .collect();
+            let names: Vec<String> = f.eku.iter().flatten().map(|o| eku_name(o)).collect();
             fail(
                 format!("Extended Key Usage allows only {}", names.join(", ")),
                 "Client Authentication (1.3.6.1.5.5.7.3.2), or no Extended Key Usage extension",
@@ -208,7 +211,9 @@ pub fn evaluate(s: &Subject<'_>, now: i64) -> Vec<Finding> {
 /// Whether the rules that depend on neither clock nor store pass (EKU, Key Usage, key
 /// type). Stored at import so that listing eligible certificates is a query.
 pub fn intrinsic_ok(facts: &CertFacts) -> bool {
-    facts.eku_allows_client_auth() && facts.key_usage_allows_signing() && facts.key_type.can_sign_tls()
+    facts.eku_allows_client_auth()
+        && facts.key_usage_allows_signing()
+        && facts.key_type.can_sign_tls()
 }
 
 #[cfg(test)]
@@ -319,7 +324,10 @@ mod tests {
         let msgs: Vec<String> = evaluate(&s, 3_000).iter().map(Finding::message).collect();
         assert_eq!(msgs.len(), 2);
         assert!(msgs[0].contains("Server Authentication"), "{msgs:?}");
-        assert!(msgs[1].contains("expired on 1970-01-01T00:33:20Z"), "{msgs:?}");
+        assert!(
+            msgs[1].contains("expired on 1970-01-01T00:33:20Z"),
+            "{msgs:?}"
+        );
     }
 
     #[test]

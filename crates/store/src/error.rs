@@ -67,7 +67,9 @@ pub enum Error {
         problem: String,
     },
     /// Encrypted data would not decrypt under the master key.
-    #[error("cannot decrypt {what}: the master key is not the one this farm was created with, or the data is damaged")]
+    #[error(
+        "cannot decrypt {what}: the master key is not the one this farm was created with, or the data is damaged"
+    )]
     Decrypt {
         /// What was being decrypted.
         what: String,
@@ -106,7 +108,9 @@ pub enum Error {
         candidates: Vec<String>,
     },
     /// A reference that is not a thumbprint, prefix or `name:` form.
-    #[error("'{reference}' is not a certificate reference: give a SHA-1 thumbprint, a prefix of at least 8 hex digits, a SHA-256 thumbprint or name:FRIENDLY-NAME")]
+    #[error(
+        "'{reference}' is not a certificate reference: give a SHA-1 thumbprint, a prefix of at least 8 hex digits, a SHA-256 thumbprint or name:FRIENDLY-NAME"
+    )]
     BadReference {
         /// The reference as typed.
         reference: String,
@@ -120,7 +124,9 @@ pub enum Error {
         message: String,
     },
     /// The private key cannot be exported because it was not imported as exportable.
-    #[error("certificate {thumbprint}: the private key was not imported --exportable, so it cannot be exported")]
+    #[error(
+        "certificate {thumbprint}: the private key was not imported --exportable, so it cannot be exported"
+    )]
     NotExportable {
         /// The certificate's SHA-1 thumbprint.
         thumbprint: String,

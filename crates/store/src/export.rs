@@ -31,7 +31,9 @@ impl FromStr for ExportFormat {
             "der" | "cer" => Ok(ExportFormat::Der),
             "pfx" | "p12" | "pkcs12" => Ok(ExportFormat::Pfx),
             "p7b" | "p7c" | "pkcs7" => Ok(ExportFormat::P7b),
-            other => Err(format!("'{other}' is not a format: use pem, der, pfx or p7b")),
+            other => Err(format!(
+                "'{other}' is not a format: use pem, der, pfx or p7b"
+            )),
         }
     }
 }
@@ -137,7 +139,14 @@ pub fn export(farm: &mut Farm, cert: &CertRecord, req: &ExportRequest<'_>) -> Re
                 rule: "password",
                 message: "a PFX export needs a password (--password-file or --password-env)".into(),
             })?;
-            let bytes = pfx(cert, &leaf_der, &chain_der, &key, password, req.pfx_encryption)?;
+            let bytes = pfx(
+                cert,
+                &leaf_der,
+                &chain_der,
+                &key,
+                password,
+                req.pfx_encryption,
+            )?;
             Ok(Exported {
                 bytes: Zeroizing::new(bytes),
                 carries_key: true,
@@ -154,7 +163,9 @@ fn pfx(
     password: &str,
     enc: PfxEncryption,
 ) -> Result<Vec<u8>> {
-    use p12_keystore::{EncryptionAlgorithm, KeyStore, KeyStoreEntry, MacAlgorithm, PrivateKeyChain};
+    use p12_keystore::{
+        EncryptionAlgorithm, KeyStore, KeyStoreEntry, MacAlgorithm, PrivateKeyChain,
+    };
     let internal = |e: p12_keystore::error::Error| Error::Internal(format!("PKCS#12 writing: {e}"));
     let mut certs = vec![p12_keystore::Certificate::from_der(leaf).map_err(internal)?];
     for c in chain {

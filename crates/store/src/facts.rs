@@ -50,7 +50,8 @@ pub(crate) fn parse_der<'a>(path: &Path, der: &'a [u8]) -> Result<X509Certificat
 pub fn cert_facts(path: &Path, der: &[u8]) -> Result<CertFacts> {
     let cert = parse_der(path, der)?;
     let (thumbprint_sha1, thumbprint_sha256) = thumbprints(der);
-    let bad = |what: &str, e: X509Error| Error::bad_file(path, format!("bad {what} extension: {e}"));
+    let bad =
+        |what: &str, e: X509Error| Error::bad_file(path, format!("bad {what} extension: {e}"));
 
     let eku = cert
         .extended_key_usage()

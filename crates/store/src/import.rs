@@ -78,11 +78,13 @@ pub fn import_bundle(
         )?),
         None => None,
     };
-    let leaf_store = opts.store.unwrap_or(if bundle.key.is_none() && leaf_facts.is_ca {
-        leaf_facts.natural_store()
-    } else {
-        StoreName::EndEntity
-    });
+    let leaf_store = opts
+        .store
+        .unwrap_or(if bundle.key.is_none() && leaf_facts.is_ca {
+            leaf_facts.natural_store()
+        } else {
+            StoreName::EndEntity
+        });
     let friendly = opts
         .friendly_name
         .clone()
@@ -94,7 +96,12 @@ pub fn import_bundle(
                 let mut outcome = Outcome::AlreadyPresent;
                 if let (false, Some(s)) = (existing.has_private_key, &sealed) {
                     tx.set_private_key(existing.id, s, opts.exportable)?;
-                    tx.audit(now, "import", &leaf_facts.describe(), &format!("private key added from {file}"))?;
+                    tx.audit(
+                        now,
+                        "import",
+                        &leaf_facts.describe(),
+                        &format!("private key added from {file}"),
+                    )?;
                     outcome = Outcome::KeyAdded;
                 }
                 if existing.friendly_name.is_none() {
@@ -120,8 +127,16 @@ pub fn import_bundle(
                 }
                 let detail = format!(
                     "from {file} into {leaf_store}{}{}",
-                    if sealed.is_some() { ", with private key" } else { "" },
-                    if sealed.is_some() && opts.exportable { " (exportable)" } else { "" }
+                    if sealed.is_some() {
+                        ", with private key"
+                    } else {
+                        ""
+                    },
+                    if sealed.is_some() && opts.exportable {
+                        " (exportable)"
+                    } else {
+                        ""
+                    }
                 );
                 tx.audit(now, "import", &leaf_facts.describe(), &detail)?;
                 Imported {
@@ -146,7 +161,12 @@ pub fn import_bundle(
                         friendly_name: None,
                         now,
                     })?;
-                    tx.audit(now, "import", &facts.describe(), &format!("from {file} into {store} (chain)"))?;
+                    tx.audit(
+                        now,
+                        "import",
+                        &facts.describe(),
+                        &format!("from {file} into {store} (chain)"),
+                    )?;
                     Imported {
                         record: tx.by_id(id)?,
                         outcome: Outcome::Added,

@@ -29,11 +29,6 @@ impl fmt::Debug for PrivateKey {
 }
 
 impl PrivateKey {
-    /// Wraps PKCS#8 DER that is already known to be well formed.
-    pub(crate) fn from_pkcs8_unchecked(pkcs8: Zeroizing<Vec<u8>>) -> Self {
-        PrivateKey { pkcs8 }
-    }
-
     /// The PKCS#8 DER. Named so that every use of the secret stands out in review.
     pub fn dangerously_expose_pkcs8_der(&self) -> &[u8] {
         &self.pkcs8
@@ -89,9 +84,11 @@ fn decrypt_pkcs8(path: &Path, der: &[u8], password: Option<&str>) -> Result<Zero
             format!("the encrypted private key is malformed or uses an unsupported scheme (PBES1?): {e}; re-encrypt it with `openssl pkcs8 -topk8 -v2 aes-256-cbc`"),
         )
     })?;
-    let doc = enc.decrypt(password.as_bytes()).map_err(|_| Error::WrongPassword {
-        path: path.to_path_buf(),
-    })?;
+    let doc = enc
+        .decrypt(password.as_bytes())
+        .map_err(|_| Error::WrongPassword {
+            path: path.to_path_buf(),
+        })?;
     Ok(Zeroizing::new(doc.as_bytes().to_vec()))
 }
 
@@ -184,7 +181,10 @@ fn ec_pkcs8_with_public_key(
 
 /// The public key that a private key implies, in the form the certificate carries it.
 enum DerivedPublic {
-    Rsa { modulus: Vec<u8>, exponent: Vec<u8> },
+    Rsa {
+        modulus: Vec<u8>,
+        exponent: Vec<u8>,
+    },
     /// EC points (uncompressed and compressed) or the Ed25519 key.
     Points(Vec<Vec<u8>>),
     /// A key type whose public half cannot be derived here.
@@ -202,8 +202,9 @@ fn derive_public(key: &PrivateKey) -> Result<DerivedPublic> {
         .map_err(|e| Error::Internal(format!("stored PKCS#8 key does not parse: {e}")))?;
     let alg = info.algorithm.oid;
     if alg == OID_RSA {
-        let rsa = pkcs1::RsaPrivateKey::<der::asn1::UintRef<'_>>::from_der(info.private_key.as_bytes())
-            .map_err(|e| Error::Internal(format!("RSA key: {e}")))?;
+        let rsa =
+            pkcs1::RsaPrivateKey::<der::asn1::UintRef<'_>>::from_der(info.private_key.as_bytes())
+                .map_err(|e| Error::Internal(format!("RSA key: {e}")))?;
         return Ok(DerivedPublic::Rsa {
             modulus: strip_zeros(rsa.modulus.as_bytes()).to_vec(),
             exponent: strip_zeros(rsa.public_exponent.as_bytes()).to_vec(),
@@ -232,7 +233,9 @@ fn derive_public(key: &PrivateKey) -> Result<DerivedPublic> {
         let pair = ring::signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(&key.pkcs8)
             .map_err(|e| Error::Internal(format!("Ed25519 key: {e}")))?;
         use ring::signature::KeyPair;
-        return Ok(DerivedPublic::Points(vec![pair.public_key().as_ref().to_vec()]));
+        return Ok(DerivedPublic::Points(vec![
+            pair.public_key().as_ref().to_vec(),
+        ]));
     }
     Ok(DerivedPublic::Unsupported(format!("key algorithm {alg}")))
 }
@@ -261,7 +264,9 @@ pub(crate) fn check_matches(path: &Path, key: &PrivateKey, cert_der: &[u8]) -> R
         DerivedPublic::Unsupported(what) => {
             return Err(Error::bad_file(
                 path,
-                format!("cannot check that a private key of type {what} matches its certificate; such keys cannot sign a TLS handshake here; import the certificate without its key"),
+                format!(
+                    "cannot check that a private key of type {what} matches its certificate; such keys cannot sign a TLS handshake here; import the certificate without its key"
+                ),
             ));
         }
     };

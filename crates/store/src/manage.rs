@@ -10,7 +10,12 @@ pub fn remove(farm: &mut Farm, reference: &str, now: i64) -> Result<CertRecord> 
     farm.write(|tx| {
         let c = tx.resolve(reference)?;
         tx.delete(c.id)?;
-        tx.audit(now, "remove", &c.facts.describe(), &format!("from {}", c.store))?;
+        tx.audit(
+            now,
+            "remove",
+            &c.facts.describe(),
+            &format!("from {}", c.store),
+        )?;
         Ok(c)
     })
 }
@@ -21,7 +26,12 @@ pub fn move_to(farm: &mut Farm, reference: &str, to: StoreName, now: i64) -> Res
         let c = tx.resolve(reference)?;
         if c.store != to {
             tx.set_store(c.id, to)?;
-            tx.audit(now, "move", &c.facts.describe(), &format!("{} -> {to}", c.store))?;
+            tx.audit(
+                now,
+                "move",
+                &c.facts.describe(),
+                &format!("{} -> {to}", c.store),
+            )?;
         }
         tx.by_id(c.id)
     })

@@ -164,7 +164,10 @@ mod tests {
         assert_eq!(&*k.open(&s, b"cert:AA", "x").unwrap(), b"secret");
         assert!(k.open(&s, b"cert:BB", "x").is_err());
         let other = MasterKey::from_bytes([8; 32]);
-        assert!(matches!(other.open(&s, b"cert:AA", "x"), Err(Error::Decrypt { .. })));
+        assert!(matches!(
+            other.open(&s, b"cert:AA", "x"),
+            Err(Error::Decrypt { .. })
+        ));
         let s2 = k.seal(b"secret", b"cert:AA").unwrap();
         assert_ne!(s, s2, "a fresh nonce each time");
         assert!(!s.windows(6).any(|w| w == b"secret"));
@@ -201,8 +204,15 @@ mod tests {
         assert!(e.contains("readable by others"), "{e}");
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
         std::fs::write(&p, b"short").unwrap();
-        assert!(MasterKey::load(&p).unwrap_err().to_string().contains("5 bytes"));
-        let e = MasterKey::load(&dir.path().join("none")).unwrap_err().to_string();
+        assert!(
+            MasterKey::load(&p)
+                .unwrap_err()
+                .to_string()
+                .contains("5 bytes")
+        );
+        let e = MasterKey::load(&dir.path().join("none"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("missing"), "{e}");
     }
 }

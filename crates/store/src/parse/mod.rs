@@ -120,7 +120,11 @@ fn dedup(certs: &mut Vec<Vec<u8>>) {
 }
 
 /// Reads any supported container into its certificates and keys.
-pub(crate) fn parse_contents(path: &Path, bytes: &[u8], password: Option<&str>) -> Result<Contents> {
+pub(crate) fn parse_contents(
+    path: &Path,
+    bytes: &[u8],
+    password: Option<&str>,
+) -> Result<Contents> {
     if bytes.is_empty() {
         return Err(Error::bad_file(path, "the file is empty"));
     }
@@ -207,9 +211,12 @@ fn lowest_certificate(path: &Path, certs: &[Vec<u8>]) -> Result<usize> {
         parsed.push(crate::facts::parse_der(path, c)?);
     }
     let issues_another = |i: usize| {
-        parsed.iter().enumerate().any(|(j, other): (usize, &X509Certificate<'_>)| {
-            j != i && other.issuer().as_raw() == parsed[i].subject().as_raw()
-        })
+        parsed
+            .iter()
+            .enumerate()
+            .any(|(j, other): (usize, &X509Certificate<'_>)| {
+                j != i && other.issuer().as_raw() == parsed[i].subject().as_raw()
+            })
     };
     Ok((0..parsed.len()).find(|i| !issues_another(*i)).unwrap_or(0))
 }

@@ -77,7 +77,10 @@ pub(super) fn parse(path: &Path, bytes: &[u8], password: Option<&str>) -> Result
             let (_, der) = der::pem::decode_vec(sec.text).map_err(|e| {
                 Error::bad_file(
                     path,
-                    format!("PEM section {} (\"{label}\") is not valid base64 PEM: {e}", n + 1),
+                    format!(
+                        "PEM section {} (\"{label}\") is not valid base64 PEM: {e}",
+                        n + 1
+                    ),
                 )
             })?;
             if der.is_empty() {
@@ -110,13 +113,9 @@ pub(super) fn parse(path: &Path, bytes: &[u8], password: Option<&str>) -> Result
                 crate::facts::parse_der(path, &cert)?;
                 contents.certs.push(cert);
             }
-            "PRIVATE KEY" => contents
-                .keys
-                .push(RawKey::Pkcs8(Zeroizing::new(decode()?))),
+            "PRIVATE KEY" => contents.keys.push(RawKey::Pkcs8(Zeroizing::new(decode()?))),
             "ENCRYPTED PRIVATE KEY" => contents.keys.push(RawKey::EncryptedPkcs8(decode()?)),
-            "RSA PRIVATE KEY" => contents
-                .keys
-                .push(RawKey::Pkcs1(Zeroizing::new(decode()?))),
+            "RSA PRIVATE KEY" => contents.keys.push(RawKey::Pkcs1(Zeroizing::new(decode()?))),
             "EC PRIVATE KEY" => contents.keys.push(RawKey::Sec1(Zeroizing::new(decode()?))),
             "PKCS7" | "PKCS #7 SIGNED DATA" | "CMS" => {
                 let der = decode()?;
@@ -140,7 +139,9 @@ pub(super) fn parse(path: &Path, bytes: &[u8], password: Option<&str>) -> Result
             "DSA PRIVATE KEY" | "OPENSSH PRIVATE KEY" => {
                 return Err(Error::bad_file(
                     path,
-                    format!("holds a \"{label}\", which mailcert does not read; convert it to PKCS#8 with `openssl pkcs8 -topk8 -nocrypt`"),
+                    format!(
+                        "holds a \"{label}\", which mailcert does not read; convert it to PKCS#8 with `openssl pkcs8 -topk8 -nocrypt`"
+                    ),
                 ));
             }
             // Parameters and public keys say nothing mailcert needs.

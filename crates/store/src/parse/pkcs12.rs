@@ -11,7 +11,16 @@ use crate::key::RawKey;
 
 /// Opens a PKCS#12 file with the password (an absent one tries the empty password).
 pub(super) fn parse(path: &Path, bytes: &[u8], password: Option<&str>) -> Result<Contents> {
-    let archive = match p12_keystore::Pkcs12Archive::from_pkcs12(bytes, password.unwrap_or("")) {
+    let mut attempt = p12_keystore::Pkcs12Archive::from_pkcs12(bytes, password.unwrap_or(""));
+    if matches!(attempt, Err(p12_keystore::error::Error::MacError(_)))
+        && password.is_some_and(|p| !p.is_empty())
+    {
+        // A file exported without a password, in a batch imported with one.
+        if let Ok(a) = p12_keystore::Pkcs12Archive::from_pkcs12(bytes, "") {
+            attempt = Ok(a);
+        }
+    }
+    let archive = match attempt {
         Ok(a) => a,
         Err(p12_keystore::error::Error::MacError(_)) => {
             return Err(match password {
@@ -43,7 +52,12 @@ pub(super) fn parse(path: &Path, bytes: &[u8], password: Option<&str>) -> Result
         .keys
         .iter()
         .find_map(|k| k.friendly_name.as_deref())
-        .or_else(|| archive.certs.iter().find_map(|c| c.friendly_name.as_deref()))
+        .or_else(|| {
+            archive
+                .certs
+                .iter()
+                .find_map(|c| c.friendly_name.as_deref())
+        })
         .map(trim)
         .filter(|s| !s.is_empty());
     let certs = archive

@@ -1,0 +1,161 @@
+//! The command line, as the design's interface contract lays it out.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use mailcert_store::StoreName;
+
+/// Client certificates for SMTP relays that demand TLS client authentication.
+#[derive(Debug, Parser)]
+#[command(
+    name = "mailcert",
+    version,
+    about,
+    after_help = "EXIT CODES:\n  0  ok\n  1  error (I/O, database, bad file, wrong password, wrong or missing master key)\n  2  usage\n  3  rejected by a rule (ineligible certificate, invalid setting, bound certificate)\n  4  not found (certificate, web application)\n  5  delivery failed"
+)]
+pub(crate) struct Cli {
+    /// Farm database (default: $MAILCERT_DB, else $XDG_DATA_HOME/mailcert/farm.db).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub(crate) db: Option<PathBuf>,
+    /// Machine-readable JSON on stdout.
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+    /// More detail on stderr.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub(crate) verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true)]
+    pub(crate) quiet: bool,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Create the farm database and its master key (both mode 0600).
+    Init,
+    /// Manage certificates in the farm's stores.
+    #[command(subcommand)]
+    Cert(CertCommand),
+}
+
+/// Where a secret comes from; never the command line itself.
+#[derive(Debug, Args, Clone, Default)]
+pub(crate) struct PasswordSource {
+    /// Read the password from FILE (`-` for standard input); one trailing newline is dropped.
+    #[arg(long, value_name = "FILE", conflicts_with = "password_env")]
+    pub(crate) password_file: Option<PathBuf>,
+    /// Read the password from environment variable VAR.
+    #[arg(long, value_name = "VAR")]
+    pub(crate) password_env: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum CertCommand {
+    /// Import certificates (PFX/PKCS#12, PEM, DER, P7B) with their private keys.
+    #[command(
+        after_help = "EXAMPLES:\n  mailcert cert import client.pfx --password-file pass.txt --friendly-name relay\n  mailcert cert import client.pem --key client.key\n  mailcert cert import certs/*   # each file reported, bad ones change nothing"
+    )]
+    Import {
+        /// Files to import; each is one transaction.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Store for the leaf certificate (default end-entity; CA certificates without a key go to intermediate/root).
+        #[arg(long, value_name = "STORE")]
+        store: Option<StoreName>,
+        #[command(flatten)]
+        password: PasswordSource,
+        /// Private key file for a certificate file that has none (PEM or DER).
+        #[arg(long, value_name = "FILE")]
+        key: Option<PathBuf>,
+        /// Friendly name for the leaf.
+        #[arg(long, value_name = "NAME")]
+        friendly_name: Option<String>,
+        /// Allow the private key to be exported later (pfx, pem).
+        #[arg(long)]
+        exportable: bool,
+    },
+    /// List certificates.
+    List {
+        /// Only this store.
+        #[arg(long, value_name = "STORE")]
+        store: Option<StoreName>,
+        /// Only certificates eligible for SMTP client authentication now.
+        #[arg(long)]
+        eligible: bool,
+        /// Only certificates that expire within DAYS days.
+        #[arg(long, value_name = "DAYS")]
+        expiring_within: Option<u32>,
+        /// Only expired certificates.
+        #[arg(long)]
+        expired: bool,
+    },
+    /// Show one certificate in detail.
+    Show {
+        /// SHA-1 or SHA-256 thumbprint, a unique prefix (8+ hex digits), or name:FRIENDLY-NAME.
+        reference: String,
+    },
+    /// Check eligibility for SMTP client authentication; exit 3 when ineligible.
+    Check {
+        /// Certificate reference.
+        reference: String,
+    },
+    /// Export a certificate (and, where allowed, its key).
+    #[command(
+        after_help = "pfx carries the key: refused unless it was imported --exportable.\npem carries the key when exportable, else the certificate only.\nder and p7b never carry a key."
+    )]
+    Export {
+        /// Certificate reference.
+        reference: String,
+        /// pem, der, pfx or p7b.
+        #[arg(long)]
+        format: mailcert_store::ExportFormat,
+        /// Output file (written 0600 when it carries the key).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Add the issuing certificates held in the farm.
+        #[arg(long)]
+        include_chain: bool,
+        #[command(flatten)]
+        password: PasswordSource,
+        /// PFX encryption: aes256 (default) or 3des for old systems.
+        #[arg(long, value_name = "ALG", default_value = "aes256")]
+        pfx_encryption: PfxEnc,
+    },
+    /// Remove a certificate and its key.
+    Remove {
+        /// Certificate reference.
+        reference: String,
+        /// Also clear the bindings that use it.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Move a certificate to another store.
+    Move {
+        /// Certificate reference.
+        reference: String,
+        /// Target store.
+        #[arg(long, value_name = "STORE")]
+        to: StoreName,
+        /// Also clear the bindings that use it.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Give a certificate a new friendly name.
+    Rename {
+        /// Certificate reference.
+        reference: String,
+        /// The new friendly name.
+        new_friendly_name: String,
+    },
+}
+
+/// PFX encryption choices.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub(crate) enum PfxEnc {
+    /// AES-256-CBC with PBKDF2-SHA256 and a SHA-256 MAC.
+    Aes256,
+    /// 3DES with a SHA-1 MAC, for old systems.
+    #[value(name = "3des")]
+    TripleDes,
+}

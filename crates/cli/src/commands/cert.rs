@@ -1,0 +1,484 @@
+//! `mailcert cert ...`: import, list, show, check, export, remove, move, rename.
+
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use mailcert_store::{
+    CertFilter, CertRecord, ExportRequest, Farm, ImportOptions, ImportReport, Input, Outcome,
+    PfxEncryption,
+};
+use zeroize::Zeroizing;
+
+use super::Globals;
+use crate::args::{CertCommand, PasswordSource, PfxEnc};
+use crate::{Exit, context, exit, output, secrets};
+
+pub(crate) fn run(g: &Globals, cmd: CertCommand) -> Result<u8> {
+    let mut farm = context::open(g.db.clone())?;
+    let now = context::now();
+    match cmd {
+        CertCommand::Import {
+            files,
+            store,
+            password,
+            key,
+            friendly_name,
+            exportable,
+        } => {
+            if key.is_some() && files.len() > 1 {
+                return Err(Exit {
+                    code: exit::USAGE,
+                    message: "--key belongs to one certificate file; import the others separately"
+                        .into(),
+                }
+                .into());
+            }
+            if friendly_name.is_some() && files.len() > 1 {
+                return Err(Exit {
+                    code: exit::USAGE,
+                    message: "--friendly-name names one certificate; import the others separately"
+                        .into(),
+                }
+                .into());
+            }
+            let opts = ImportOptions {
+                store,
+                friendly_name,
+                exportable,
+            };
+            import(g, &mut farm, &files, key.as_deref(), &password, &opts, now)
+        }
+        CertCommand::List {
+            store,
+            eligible,
+            expiring_within,
+            expired,
+        } => {
+            let filter = CertFilter {
+                store,
+                eligible,
+                expiring_within: expiring_within.map(|d| i64::from(d) * 86_400),
+                expired,
+            };
+            list(g, &mut farm, &filter, now)
+        }
+        CertCommand::Show { reference } => show(g, &mut farm, &reference, now),
+        CertCommand::Check { reference } => check(g, &mut farm, &reference, now),
+        CertCommand::Export {
+            reference,
+            format,
+            out,
+            include_chain,
+            password,
+            pfx_encryption,
+        } => {
+            let cert = farm.read(|tx| tx.resolve(&reference))?;
+            let pw = if format == mailcert_store::ExportFormat::Pfx {
+                match secrets::from_source(&password)? {
+                    Some(p) => Some(p),
+                    None if secrets::can_prompt() => {
+                        let a = secrets::prompt("Password for the PFX file: ")?;
+                        let b = secrets::prompt("Repeat the password: ")?;
+                        if *a != *b {
+                            return Err(Exit {
+                                code: exit::ERROR,
+                                message: "the passwords differ; nothing was written".into(),
+                            }
+                            .into());
+                        }
+                        Some(a)
+                    }
+                    None => None,
+                }
+            } else {
+                None
+            };
+            let req = ExportRequest {
+                format,
+                include_chain,
+                password: pw.as_deref().map(|s| s.as_str()),
+                pfx_encryption: match pfx_encryption {
+                    PfxEnc::Aes256 => PfxEncryption::Aes256,
+                    PfxEnc::TripleDes => PfxEncryption::TripleDes,
+                },
+            };
+            let exported = mailcert_store::export(&mut farm, &cert, &req)?;
+            write_out(&out, &exported.bytes, exported.carries_key)?;
+            if g.json {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "thumbprint_sha1": cert.facts.thumbprint_sha1,
+                        "out": out.display().to_string(),
+                        "carries_private_key": exported.carries_key,
+                        "bytes": exported.bytes.len(),
+                    })
+                );
+            } else if !g.quiet {
+                println!(
+                    "wrote {} ({}{})",
+                    out.display(),
+                    cert.display_name(),
+                    if exported.carries_key {
+                        ", with its private key; file mode 0600"
+                    } else {
+                        ", certificate only"
+                    }
+                );
+                if !exported.carries_key
+                    && cert.has_private_key
+                    && !cert.exportable
+                    && matches!(format, mailcert_store::ExportFormat::Pem)
+                {
+                    eprintln!(
+                        "note: the private key was not imported --exportable, so it was left out"
+                    );
+                }
+            }
+            Ok(exit::OK)
+        }
+        CertCommand::Remove {
+            reference,
+            force: _,
+        } => {
+            let c = mailcert_store::remove(&mut farm, &reference, now)?;
+            report_change(g, &c, "removed");
+            Ok(exit::OK)
+        }
+        CertCommand::Move {
+            reference,
+            to,
+            force: _,
+        } => {
+            let c = mailcert_store::move_to(&mut farm, &reference, to, now)?;
+            report_change(g, &c, &format!("moved to {to}"));
+            Ok(exit::OK)
+        }
+        CertCommand::Rename {
+            reference,
+            new_friendly_name,
+        } => {
+            let c = mailcert_store::rename(&mut farm, &reference, &new_friendly_name, now)?;
+            report_change(g, &c, &format!("renamed to '{}'", new_friendly_name.trim()));
+            Ok(exit::OK)
+        }
+    }
+}
+
+fn report_change(g: &Globals, c: &CertRecord, what: &str) {
+    if g.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "thumbprint_sha1": c.facts.thumbprint_sha1,
+                "store": c.store.as_str(),
+                "friendly_name": c.friendly_name,
+                "done": what,
+            })
+        );
+    } else if !g.quiet {
+        println!("{} {}: {what}", c.facts.thumbprint_sha1, c.display_name());
+    }
+}
+
+/// Writes an export; 0600 when it carries a key, via a temporary file renamed into
+/// place so that a failure leaves no half-written file.
+fn write_out(path: &Path, bytes: &[u8], secret: bool) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.mailcert-{}", std::process::id()));
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(if secret { 0o600 } else { 0o644 })
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        anyhow::anyhow!("{}: cannot write: {e}", path.display())
+    })
+}
+
+fn read_input(path: &Path) -> Result<Vec<u8>> {
+    let meta = std::fs::metadata(path).map_err(|e| mailcert_store::Error::Io {
+        path: path.to_path_buf(),
+        source: e,
+    })?;
+    if meta.is_dir() {
+        return Err(mailcert_store::Error::BadFile {
+            path: path.to_path_buf(),
+            problem: "is a directory; give the files in it (e.g. DIR/*)".into(),
+        }
+        .into());
+    }
+    if meta.len() > mailcert_store::MAX_INPUT_BYTES as u64 {
+        return Err(mailcert_store::Error::BadFile {
+            path: path.to_path_buf(),
+            problem: format!(
+                "is {} bytes; certificate files over {} bytes are refused",
+                meta.len(),
+                mailcert_store::MAX_INPUT_BYTES
+            ),
+        }
+        .into());
+    }
+    Ok(std::fs::read(path).map_err(|e| mailcert_store::Error::Io {
+        path: path.to_path_buf(),
+        source: e,
+    })?)
+}
+
+fn import_one(
+    farm: &mut Farm,
+    file: &Path,
+    key: Option<&Path>,
+    password: &mut Option<Zeroizing<String>>,
+    opts: &ImportOptions,
+    now: i64,
+) -> Result<ImportReport> {
+    let bytes = read_input(file)?;
+    let key_bytes = match key {
+        Some(k) => Some(read_input(k)?),
+        None => None,
+    };
+    let parse = |pw: Option<&str>| {
+        mailcert_store::parse_bundle(
+            Input {
+                path: file,
+                bytes: &bytes,
+            },
+            match (key, &key_bytes) {
+                (Some(path), Some(b)) => Some(Input { path, bytes: b }),
+                _ => None,
+            },
+            pw,
+        )
+    };
+    let bundle = match parse(password.as_deref().map(|s| s.as_str())) {
+        Err(mailcert_store::Error::PasswordRequired { .. }) if secrets::can_prompt() => {
+            let p = secrets::prompt(&format!("Password for {}: ", file.display()))?;
+            let b = parse(Some(&p))?;
+            *password = Some(p);
+            b
+        }
+        other => other?,
+    };
+    Ok(mailcert_store::import_bundle(
+        farm, file, bundle, opts, now,
+    )?)
+}
+
+fn outcome_word(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Added => "added",
+        Outcome::AlreadyPresent => "already present",
+        Outcome::KeyAdded => "private key added",
+    }
+}
+
+fn import(
+    g: &Globals,
+    farm: &mut Farm,
+    files: &[std::path::PathBuf],
+    key: Option<&Path>,
+    password: &PasswordSource,
+    opts: &ImportOptions,
+    now: i64,
+) -> Result<u8> {
+    let mut pw = secrets::from_source(password)?;
+    let mut failed = 0usize;
+    let mut json_items = Vec::new();
+    for file in files {
+        match import_one(farm, file, key, &mut pw, opts, now) {
+            Ok(report) => {
+                if g.json {
+                    let chain: Vec<_> = report
+                        .chain
+                        .iter()
+                        .map(|c| {
+                            serde_json::json!({
+                                "outcome": c.outcome,
+                                "certificate": output::cert_json(&c.record, now, vec![]),
+                            })
+                        })
+                        .collect();
+                    json_items.push(serde_json::json!({
+                        "file": file.display().to_string(),
+                        "ok": true,
+                        "outcome": report.leaf.outcome,
+                        "certificate": output::cert_json(&report.leaf.record, now, vec![]),
+                        "chain": chain,
+                    }));
+                } else if !g.quiet {
+                    let r = &report.leaf.record;
+                    let findings = r.findings(now);
+                    let verdict = if findings.is_empty() {
+                        "eligible for client authentication".to_string()
+                    } else {
+                        let reasons: Vec<String> = findings.iter().map(|f| f.message()).collect();
+                        format!("NOT eligible: {}", reasons.join("; "))
+                    };
+                    println!(
+                        "{}: {} {} [{}] {} ({verdict})",
+                        file.display(),
+                        outcome_word(report.leaf.outcome),
+                        r.display_name(),
+                        r.store,
+                        r.facts.thumbprint_sha1,
+                    );
+                    for c in &report.chain {
+                        println!(
+                            "  chain: {} {} [{}] {}",
+                            outcome_word(c.outcome),
+                            c.record.display_name(),
+                            c.record.store,
+                            c.record.facts.thumbprint_sha1
+                        );
+                    }
+                }
+            }
+            Err(e) => {
+                failed += 1;
+                eprintln!("mailcert: {e:#}");
+                if g.json {
+                    json_items.push(serde_json::json!({
+                        "file": file.display().to_string(),
+                        "ok": false,
+                        "error": format!("{e:#}"),
+                    }));
+                }
+            }
+        }
+    }
+    if g.json {
+        println!("{}", serde_json::Value::Array(json_items));
+    }
+    if failed > 0 {
+        if !g.quiet && files.len() > 1 {
+            eprintln!(
+                "mailcert: {failed} of {} files failed; the others were imported",
+                files.len()
+            );
+        }
+        return Ok(exit::ERROR);
+    }
+    Ok(exit::OK)
+}
+
+fn list(g: &Globals, farm: &mut Farm, filter: &CertFilter, now: i64) -> Result<u8> {
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    let mut first = true;
+    let mut count = 0usize;
+    if g.json {
+        out.write_all(b"[")?;
+    } else {
+        writeln!(out, "{}", output::table_header())?;
+    }
+    let result = farm.read(|tx| {
+        tx.list_each(filter, now, |c| {
+            count += 1;
+            let written = if g.json {
+                let sep: &[u8] = if first { b"\n" } else { b",\n" };
+                out.write_all(sep).and_then(|_| {
+                    serde_json::to_writer(&mut out, &output::cert_json(&c, now, vec![]))
+                        .map_err(std::io::Error::other)
+                })
+            } else {
+                writeln!(out, "{}", output::table_row(&c, now))
+            };
+            first = false;
+            written.map_err(|e| mailcert_store::Error::Io {
+                path: "<stdout>".into(),
+                source: e,
+            })
+        })
+    });
+    match result {
+        Err(mailcert_store::Error::Io { source, .. })
+            if source.kind() == std::io::ErrorKind::BrokenPipe =>
+        {
+            return Ok(exit::OK);
+        }
+        other => other?,
+    }
+    if g.json {
+        out.write_all(if first { b"]\n" } else { b"\n]\n" })?;
+    } else if count == 0 && !g.quiet {
+        writeln!(out, "(no certificates match)")?;
+    }
+    match out.flush() {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(exit::OK),
+        other => other
+            .map(|_| exit::OK)
+            .context("writing to standard output"),
+    }
+}
+
+fn show(g: &Globals, farm: &mut Farm, reference: &str, now: i64) -> Result<u8> {
+    let (c, chain) = farm.read(|tx| {
+        let c = tx.resolve(reference)?;
+        let chain = mailcert_store::issuers(tx, &c, true)?;
+        Ok((c, chain))
+    })?;
+    if g.json {
+        let mut v = serde_json::to_value(output::cert_json(&c, now, vec![]))?;
+        if let Some(obj) = v.as_object_mut() {
+            obj.insert(
+                "chain".into(),
+                chain
+                    .iter()
+                    .map(|x| serde_json::json!({"thumbprint_sha1": x.facts.thumbprint_sha1, "subject": x.facts.subject, "store": x.store.as_str()}))
+                    .collect(),
+            );
+        }
+        println!("{v}");
+    } else {
+        print!("{}", output::details(&c, now, &chain, &[]));
+    }
+    Ok(exit::OK)
+}
+
+fn check(g: &Globals, farm: &mut Farm, reference: &str, now: i64) -> Result<u8> {
+    let c = farm.read(|tx| tx.resolve(reference))?;
+    let findings = c.findings(now);
+    if g.json {
+        let mut v = serde_json::to_value(output::cert_json(&c, now, vec![]))?;
+        if let Some(obj) = v.as_object_mut() {
+            obj.insert("findings".into(), serde_json::to_value(&findings)?);
+        }
+        println!("{v}");
+    } else if findings.is_empty() {
+        println!(
+            "{} ({}): eligible for SMTP client authentication",
+            c.display_name(),
+            c.facts.thumbprint_sha1
+        );
+    } else {
+        println!(
+            "{} ({}): NOT eligible for SMTP client authentication",
+            c.display_name(),
+            c.facts.thumbprint_sha1
+        );
+        for f in &findings {
+            println!("  - {}", f.message());
+        }
+    }
+    Ok(if findings.is_empty() {
+        exit::OK
+    } else {
+        exit::REJECTED
+    })
+}

@@ -1,0 +1,58 @@
+//! One module per command group; `run` dispatches.
+
+mod cert;
+
+use anyhow::Result;
+use mailcert_store::{Farm, InitOutcome};
+
+use crate::args::{Cli, Command};
+use crate::context;
+use crate::exit;
+
+/// Global options every command sees.
+pub(crate) struct Globals {
+    pub(crate) db: Option<std::path::PathBuf>,
+    pub(crate) json: bool,
+    pub(crate) quiet: bool,
+}
+
+/// Runs the parsed command and returns its exit code.
+pub(crate) fn run(cli: Cli) -> Result<u8> {
+    let g = Globals {
+        db: cli.db,
+        json: cli.json,
+        quiet: cli.quiet,
+    };
+    match cli.command {
+        Command::Init => init(&g),
+        Command::Cert(c) => cert::run(&g, c),
+    }
+}
+
+fn init(g: &Globals) -> Result<u8> {
+    let db = context::db_path(g.db.clone())?;
+    let key = context::key_path(&db);
+    let outcome = Farm::init(&db, &key)?;
+    if g.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "created": outcome == InitOutcome::Created,
+                "db": db.display().to_string(),
+                "master_key_file": key.display().to_string(),
+            })
+        );
+    } else if !g.quiet {
+        match outcome {
+            InitOutcome::Created => println!(
+                "created farm {} with master key {} (keep a backup of the key: without it the farm's private keys cannot be used)",
+                db.display(),
+                key.display()
+            ),
+            InitOutcome::AlreadyExists => {
+                println!("farm {} already exists; nothing changed", db.display())
+            }
+        }
+    }
+    Ok(exit::OK)
+}

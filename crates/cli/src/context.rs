@@ -1,0 +1,49 @@
+//! Where the farm lives and opening it.
+
+use std::path::PathBuf;
+
+use anyhow::{Result, anyhow};
+use mailcert_store::Farm;
+
+/// The farm database path: `--db`, else `$MAILCERT_DB`, else
+/// `$XDG_DATA_HOME/mailcert/farm.db` (`~/.local/share/mailcert/farm.db`).
+pub(crate) fn db_path(flag: Option<PathBuf>) -> Result<PathBuf> {
+    if let Some(p) = flag {
+        return Ok(p);
+    }
+    if let Some(p) = std::env::var_os("MAILCERT_DB").filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(p));
+    }
+    let data = match std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        Some(d) => PathBuf::from(d),
+        None => {
+            let home = std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| {
+                    anyhow!("cannot find the farm: give --db, or set MAILCERT_DB or HOME")
+                })?;
+            PathBuf::from(home).join(".local/share")
+        }
+    };
+    Ok(data.join("mailcert").join("farm.db"))
+}
+
+/// The master key file: `$MAILCERT_MASTER_KEY_FILE`, else `<db path>.key`.
+pub(crate) fn key_path(db: &std::path::Path) -> PathBuf {
+    match std::env::var_os("MAILCERT_MASTER_KEY_FILE").filter(|v| !v.is_empty()) {
+        Some(p) => PathBuf::from(p),
+        None => Farm::default_key_path(db),
+    }
+}
+
+/// Opens the farm named on the command line.
+pub(crate) fn open(flag: Option<PathBuf>) -> Result<Farm> {
+    let db = db_path(flag)?;
+    let key = key_path(&db);
+    Ok(Farm::open(&db, &key)?)
+}
+
+/// Now, in Unix seconds.
+pub(crate) fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
