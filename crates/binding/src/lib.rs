@@ -1,0 +1,1 @@
+//! mailcert-binding: web applications, outgoing e-mail settings and certificate bindings.

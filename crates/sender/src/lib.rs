@@ -1,0 +1,1 @@
+//! mailcert-sender: SMTP delivery presenting a client certificate chain.

@@ -1,0 +1,1 @@
+//! mailcert-testsmtp: a loopback SMTP server for tests.
