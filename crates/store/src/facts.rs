@@ -34,7 +34,7 @@ pub fn thumbprints(der: &[u8]) -> (String, String) {
 /// Parses a DER certificate strictly: the whole input must be one certificate.
 pub(crate) fn parse_der<'a>(path: &Path, der: &'a [u8]) -> Result<X509Certificate<'a>> {
     match X509Certificate::from_der(der) {
-        Ok((rest, cert)) if rest.is_empty() => Ok(cert),
+        Ok(([], cert)) => Ok(cert),
         Ok(_) => Err(Error::bad_file(
             path,
             "trailing bytes after the DER certificate",

@@ -104,10 +104,8 @@ pub fn import_bundle(
                     )?;
                     outcome = Outcome::KeyAdded;
                 }
-                if existing.friendly_name.is_none() {
-                    if let Some(name) = &friendly {
-                        tx.set_friendly_name(existing.id, Some(name))?;
-                    }
+                if let (None, Some(name)) = (&existing.friendly_name, &friendly) {
+                    tx.set_friendly_name(existing.id, Some(name))?;
                 }
                 Imported {
                     record: tx.by_id(existing.id)?,

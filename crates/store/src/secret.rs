@@ -145,7 +145,7 @@ impl MasterKey {
         let mut buf = Zeroizing::new(ct.to_vec());
         let len = self
             .aead()?
-            .open_in_place(nonce, Aad::from(aad), &mut *buf)
+            .open_in_place(nonce, Aad::from(aad), &mut buf)
             .map_err(|_| fail())?
             .len();
         buf.truncate(len);

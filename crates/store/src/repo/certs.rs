@@ -144,10 +144,10 @@ fn row_to_record(r: &Row<'_>) -> rusqlite::Result<CertRecord> {
 /// The operating-system user, for the audit trail.
 pub(crate) fn os_user() -> String {
     for var in ["USER", "LOGNAME"] {
-        if let Ok(u) = std::env::var(var) {
-            if !u.is_empty() {
-                return u;
-            }
+        if let Ok(u) = std::env::var(var)
+            && !u.is_empty()
+        {
+            return u;
         }
     }
     use std::os::unix::fs::MetadataExt;

@@ -92,12 +92,13 @@ impl Farm {
                 problem: "a master key file exists but no database beside it; move it away or point MAILCERT_MASTER_KEY_FILE elsewhere".into(),
             });
         }
-        if let Some(dir) = db_path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            if !dir.exists() {
-                std::fs::create_dir_all(dir).map_err(io_err(dir))?;
-                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-                    .map_err(io_err(dir))?;
-            }
+        if let Some(dir) = db_path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty() && !d.exists())
+        {
+            std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(io_err(dir))?;
         }
         // Create the file with 0600 before SQLite opens it, so it is never world-readable;
         // SQLite gives the -wal and -shm files the same mode.
