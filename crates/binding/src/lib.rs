@@ -1,1 +1,23 @@
-//! mailcert-binding: web applications, outgoing e-mail settings and certificate bindings.
+//! mailcert-binding: web applications, their outgoing e-mail settings and the client
+//! certificate bound to them, modelled on SharePoint's "Outgoing E-Mail Settings" and
+//! `Set-SPWebApplication -SMTPServer … -Certificate …`.
+//!
+//! Settings exist at two levels, the farm and each web application; a web application
+//! without its own uses the farm's. Every change passes the binding rules in
+//! [`settings::validate`] and is one transaction with its audit lines.
+
+mod error;
+mod service;
+mod settings;
+mod webapp;
+
+pub use error::{Error, Field, Result, Violation};
+pub use service::{
+    Effective, SendPlan, Source, Target, add_webapp, clear, effective, host_name, list_webapps,
+    plan, remove_webapp, set,
+};
+pub use settings::{
+    CHARSETS, CertificateCheck, Credentials, Encryption, SettingsChange, SmtpSettings,
+    ValidatedSmtpSettings, parse_mailbox, valid_host, validate,
+};
+pub use webapp::WebAppUrl;

@@ -37,6 +37,114 @@ pub(crate) enum Command {
     /// Manage certificates in the farm's stores.
     #[command(subcommand)]
     Cert(CertCommand),
+    /// Manage web applications.
+    #[command(subcommand)]
+    Webapp(WebappCommand),
+    /// Outgoing e-mail (SMTP) settings of the farm and of web applications.
+    #[command(subcommand)]
+    Smtp(SmtpCommand),
+    /// Who changed which certificate, setting or binding, newest first.
+    Audit {
+        /// Only entries since TIME: RFC 3339 (2026-11-28T10:00:00Z), a date (2026-11-28),
+        /// or an age (90m, 24h, 7d).
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
+    },
+}
+
+/// Which settings level a command is about.
+#[derive(Debug, Args, Clone)]
+#[group(required = true, multiple = false)]
+pub(crate) struct TargetArgs {
+    /// The farm-wide settings.
+    #[arg(long)]
+    pub(crate) farm: bool,
+    /// A web application's settings.
+    #[arg(long, value_name = "URL")]
+    pub(crate) webapp: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum WebappCommand {
+    /// Add a web application (the URL is normalised).
+    Add {
+        /// Its URL, e.g. https://intranet.contoso.com.
+        url: String,
+        /// A display name.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List web applications with their effective SMTP server, certificate and problems.
+    List,
+    /// Remove a web application with its settings and binding.
+    Remove {
+        /// Its URL.
+        url: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SmtpCommand {
+    /// Set outgoing e-mail settings; an option left out keeps its current value.
+    #[command(after_help = "EXAMPLES:\n  mailcert smtp set --farm --smtp-server relay.contoso.com --from sharepoint@contoso.com\n  mailcert smtp set --webapp https://intranet --smtp-server relay --certificate name:relay-2026\n  mailcert smtp set --webapp https://intranet --smtp-user svc --smtp-password-file pw.txt\n  mailcert smtp set --farm --no-certificate")]
+    Set {
+        #[command(flatten)]
+        target: TargetArgs,
+        /// SMTP server host name or IP address (needed the first time).
+        #[arg(long, value_name = "HOST")]
+        smtp_server: Option<String>,
+        /// Port (default 25; 465 for implicit TLS).
+        #[arg(long, value_name = "N")]
+        port: Option<u32>,
+        /// starttls (default), tls (implicit TLS) or none.
+        #[arg(long, value_name = "MODE", conflicts_with = "disable_smtp_encryption")]
+        encryption: Option<mailcert_binding::Encryption>,
+        /// Same as --encryption none.
+        #[arg(long)]
+        disable_smtp_encryption: bool,
+        /// Client certificate to present (must be eligible).
+        #[arg(long, value_name = "REF", conflicts_with = "no_certificate")]
+        certificate: Option<String>,
+        /// Stop presenting a client certificate.
+        #[arg(long)]
+        no_certificate: bool,
+        /// From address (an empty value clears it).
+        #[arg(long, value_name = "ADDR")]
+        from: Option<String>,
+        /// Reply-To address (an empty value clears it).
+        #[arg(long, value_name = "ADDR")]
+        reply_to: Option<String>,
+        /// SMTP user name; the password comes from --smtp-password-file or a prompt.
+        #[arg(long, value_name = "USER", conflicts_with = "no_smtp_credentials")]
+        smtp_user: Option<String>,
+        /// File holding the SMTP password (`-` for standard input).
+        #[arg(long, value_name = "FILE", requires = "smtp_user")]
+        smtp_password_file: Option<PathBuf>,
+        /// Environment variable holding the SMTP password.
+        #[arg(long, value_name = "VAR", requires = "smtp_user", conflicts_with = "smtp_password_file")]
+        smtp_password_env: Option<String>,
+        /// Send anonymously: drop the stored credentials.
+        #[arg(long)]
+        no_smtp_credentials: bool,
+        /// Character set of messages mailcert builds (default utf-8).
+        #[arg(long, value_name = "CS")]
+        charset: Option<String>,
+        /// HELO/EHLO name (default: this host's name; an empty value returns to it).
+        #[arg(long, value_name = "NAME")]
+        helo: Option<String>,
+    },
+    /// Show the effective settings and where they come from; exit 3 when the bound
+    /// certificate has become ineligible or was removed.
+    Show {
+        #[command(flatten)]
+        target: TargetArgs,
+    },
+    /// Drop a web application's own settings so that it uses the farm's.
+    Clear {
+        /// The web application.
+        #[arg(long, value_name = "URL")]
+        webapp: String,
+    },
 }
 
 /// Where a secret comes from; never the command line itself.
@@ -74,6 +182,10 @@ pub(crate) enum CertCommand {
         /// Allow the private key to be exported later (pfx, pem).
         #[arg(long)]
         exportable: bool,
+        /// The certificate renews one already bound (same subject and alternative names,
+        /// later expiry): it takes over its bindings.
+        #[arg(long)]
+        replace: bool,
     },
     /// List certificates.
     List {
@@ -89,6 +201,9 @@ pub(crate) enum CertCommand {
         /// Only expired certificates.
         #[arg(long)]
         expired: bool,
+        /// Only certificates bound to outgoing e-mail settings.
+        #[arg(long)]
+        in_use: bool,
     },
     /// Show one certificate in detail.
     Show {
@@ -140,6 +255,13 @@ pub(crate) enum CertCommand {
         /// Also clear the bindings that use it.
         #[arg(long)]
         force: bool,
+    },
+    /// Move every binding of OLD to NEW (NEW must be eligible), in one transaction.
+    Switch {
+        /// The certificate bound now.
+        old_ref: String,
+        /// The certificate to bind instead.
+        new_ref: String,
     },
     /// Give a certificate a new friendly name.
     Rename {

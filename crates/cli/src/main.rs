@@ -47,8 +47,15 @@ fn exit_code(err: &anyhow::Error) -> u8 {
         if let Some(e) = cause.downcast_ref::<Exit>() {
             return e.code;
         }
-        if let Some(e) = cause.downcast_ref::<mailcert_store::Error>() {
-            return match e.kind() {
+        let kind = if let Some(e) = cause.downcast_ref::<mailcert_binding::Error>() {
+            Some(e.kind())
+        } else {
+            cause
+                .downcast_ref::<mailcert_store::Error>()
+                .map(mailcert_store::Error::kind)
+        };
+        if let Some(kind) = kind {
+            return match kind {
                 mailcert_store::ErrorKind::NotFound => exit::NOT_FOUND,
                 mailcert_store::ErrorKind::Rejected => exit::REJECTED,
                 mailcert_store::ErrorKind::Usage => exit::USAGE,

@@ -71,8 +71,8 @@ fn date(t: i64) -> String {
 /// Header of the people's table.
 pub(crate) fn table_header() -> String {
     format!(
-        "{:<40}  {:<12}  {:<24}  {:<10}  {:>5}  {:<3}  {}",
-        "THUMBPRINT (SHA-1)", "STORE", "NAME", "EXPIRES", "DAYS", "KEY", "ELIGIBLE"
+        "{:<40}  {:<12}  {:<24}  {:<10}  {:>5}  {:<3}  {:<5}  {}",
+        "THUMBPRINT (SHA-1)", "STORE", "NAME", "EXPIRES", "DAYS", "KEY", "BOUND", "ELIGIBLE"
     )
 }
 
@@ -87,7 +87,7 @@ fn clip(s: &str, n: usize) -> String {
 }
 
 /// One row of the people's table.
-pub(crate) fn table_row(c: &CertRecord, now: i64) -> String {
+pub(crate) fn table_row(c: &CertRecord, now: i64, bound: bool) -> String {
     let findings = c.findings(now);
     let eligible = if findings.is_empty() {
         "yes".to_string()
@@ -96,13 +96,14 @@ pub(crate) fn table_row(c: &CertRecord, now: i64) -> String {
         format!("no ({})", rules.join(", "))
     };
     format!(
-        "{:<40}  {:<12}  {:<24}  {:<10}  {:>5}  {:<3}  {}",
+        "{:<40}  {:<12}  {:<24}  {:<10}  {:>5}  {:<3}  {:<5}  {}",
         c.facts.thumbprint_sha1,
         c.store.as_str(),
         clip(c.display_name(), 24),
         date(c.facts.not_after),
         days_until(c.facts.not_after, now),
         if c.has_private_key { "yes" } else { "no" },
+        if bound { "yes" } else { "no" },
         eligible
     )
 }

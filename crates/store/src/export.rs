@@ -86,7 +86,7 @@ pub fn export(farm: &mut Farm, cert: &CertRecord, req: &ExportRequest<'_>) -> Re
             }
         }
         let sealed = tx.sealed_key(cert.id)?;
-        Ok((leaf, chain, sealed))
+        Ok::<_, Error>((leaf, chain, sealed))
     })?;
     let key = |sealed: &Option<Vec<u8>>| -> Result<Option<Zeroizing<Vec<u8>>>> {
         match (cert.exportable, sealed) {
@@ -220,4 +220,13 @@ fn p7b<'a>(certs: impl Iterator<Item = &'a Vec<u8>>) -> Result<Vec<u8>> {
         content: der::Any::encode_from(&sd).map_err(internal)?,
     };
     ci.to_der().map_err(internal)
+}
+
+/// Decrypts the sealed private key of `cert` (for the sender); wiped when dropped.
+pub fn open_private_key(farm: &Farm, cert: &CertRecord, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    farm.master_key()?.open(
+        sealed,
+        &key_aad(&cert.facts.thumbprint_sha1),
+        &format!("the private key of {}", cert.facts.thumbprint_sha1),
+    )
 }

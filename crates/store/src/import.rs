@@ -19,6 +19,9 @@ pub struct ImportOptions {
     pub friendly_name: Option<String>,
     /// Whether the private key may be exported later.
     pub exportable: bool,
+    /// Treat the leaf as the renewal of a bound certificate with the same subject and
+    /// subject alternative names that expires earlier, and move its bindings to it.
+    pub replace: bool,
 }
 
 /// What happened to one certificate of a bundle.
@@ -49,6 +52,8 @@ pub struct ImportReport {
     pub leaf: Imported,
     /// The certificates that came with it.
     pub chain: Vec<Imported>,
+    /// With `replace`: the certificates renewed, and the bindings moved from each.
+    pub replaced: Vec<(CertRecord, Vec<String>)>,
 }
 
 /// Additional data that binds a sealed private key to its certificate.
@@ -173,6 +178,61 @@ pub fn import_bundle(
             };
             chain.push(imported);
         }
-        Ok(ImportReport { leaf, chain })
+        let replaced = if opts.replace {
+            take_over_bindings(tx, &leaf.record, now)?
+        } else {
+            Vec::new()
+        };
+        Ok(ImportReport {
+            leaf,
+            chain,
+            replaced,
+        })
     })
+}
+
+/// Moves to `new` the bindings of every bound certificate it renews: same subject and
+/// subject alternative names, earlier expiry. `new` must be eligible.
+fn take_over_bindings(
+    tx: &crate::repo::Tx<'_>,
+    new: &CertRecord,
+    now: i64,
+) -> Result<Vec<(CertRecord, Vec<String>)>> {
+    let mut bound: Vec<String> = tx
+        .bindings(None)?
+        .into_iter()
+        .map(|b| b.certificate_sha1)
+        .filter(|s| *s != new.facts.thumbprint_sha1)
+        .collect();
+    bound.sort();
+    bound.dedup();
+    let mut renewed = Vec::new();
+    for sha1 in bound {
+        let Some(old) = tx.by_sha1(&sha1)? else {
+            continue;
+        };
+        let mut a = old.facts.sans.clone();
+        let mut b = new.facts.sans.clone();
+        a.sort();
+        b.sort();
+        if old.facts.subject == new.facts.subject && a == b && new.facts.not_after > old.facts.not_after {
+            renewed.push(old);
+        }
+    }
+    if renewed.is_empty() {
+        return Err(crate::error::Error::Rejected {
+            rule: "replace",
+            message: format!(
+                "--replace: {} renews no bound certificate (none has the same subject and alternative names and expires earlier)",
+                new.facts.describe()
+            ),
+        });
+    }
+    crate::manage::require_eligible(new, now)?;
+    let mut out = Vec::new();
+    for old in renewed {
+        let moved = crate::manage::switch_in(tx, &old, new, "replace", now)?;
+        out.push((old, moved));
+    }
+    Ok(out)
 }

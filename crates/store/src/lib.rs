@@ -22,14 +22,17 @@ pub use eligibility::{
     Finding, RULES, Rule, RuleId, Subject, check, evaluate, intrinsic_ok, rfc3339,
 };
 pub use error::{Error, ErrorKind, Result};
-pub use export::{ExportFormat, ExportRequest, Exported, PfxEncryption, export};
+pub use export::{ExportFormat, ExportRequest, Exported, PfxEncryption, export, open_private_key};
 pub use facts::{cert_facts, thumbprints};
 pub use import::{ImportOptions, ImportReport, Imported, Outcome, import_bundle};
 pub use key::PrivateKey;
-pub use manage::{move_to, remove, rename};
+pub use manage::{Changed, move_to, remove, rename, require_eligible, switch};
 pub use model::{CertFacts, KeyType, StoreName, UnknownStore, eku_name};
 pub use model::{OID_ANY_EKU, OID_CLIENT_AUTH, OID_SERVER_AUTH};
 pub use parse::{Bundle, Input, MAX_INPUT_BYTES, parse_bundle};
 pub use repo::Tx;
-pub use repo::{AuditEntry, CertFilter, CertRecord, Farm, InitOutcome, NewCert};
+pub use repo::{
+    AuditEntry, BindingRef, CertFilter, CertRecord, Farm, InitOutcome, NewCert, Scope, SettingsRow,
+    WebAppRow,
+};
 pub use secret::{MASTER_KEY_LEN, MasterKey};

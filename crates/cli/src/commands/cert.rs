@@ -1,5 +1,6 @@
 //! `mailcert cert ...`: import, list, show, check, export, remove, move, rename.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
@@ -26,6 +27,7 @@ pub(crate) fn run(g: &Globals, cmd: CertCommand) -> Result<u8> {
             key,
             friendly_name,
             exportable,
+            replace,
         } => {
             if key.is_some() && files.len() > 1 {
                 return Err(Exit {
@@ -47,6 +49,7 @@ pub(crate) fn run(g: &Globals, cmd: CertCommand) -> Result<u8> {
                 store,
                 friendly_name,
                 exportable,
+                replace,
             };
             import(g, &mut farm, &files, key.as_deref(), &password, &opts, now)
         }
@@ -55,12 +58,14 @@ pub(crate) fn run(g: &Globals, cmd: CertCommand) -> Result<u8> {
             eligible,
             expiring_within,
             expired,
+            in_use,
         } => {
             let filter = CertFilter {
                 store,
                 eligible,
                 expiring_within: expiring_within.map(|d| i64::from(d) * 86_400),
                 expired,
+                in_use,
             };
             list(g, &mut farm, &filter, now)
         }
@@ -139,21 +144,44 @@ pub(crate) fn run(g: &Globals, cmd: CertCommand) -> Result<u8> {
             }
             Ok(exit::OK)
         }
-        CertCommand::Remove {
-            reference,
-            force: _,
-        } => {
-            let c = mailcert_store::remove(&mut farm, &reference, now)?;
-            report_change(g, &c, "removed");
+        CertCommand::Remove { reference, force } => {
+            let c = mailcert_store::remove(&mut farm, &reference, force, now)?;
+            report_change(g, &c.record, "removed", &c.cleared);
             Ok(exit::OK)
         }
         CertCommand::Move {
             reference,
             to,
-            force: _,
+            force,
         } => {
-            let c = mailcert_store::move_to(&mut farm, &reference, to, now)?;
-            report_change(g, &c, &format!("moved to {to}"));
+            let c = mailcert_store::move_to(&mut farm, &reference, to, force, now)?;
+            report_change(g, &c.record, &format!("moved to {to}"), &c.cleared);
+            Ok(exit::OK)
+        }
+        CertCommand::Switch { old_ref, new_ref } => {
+            let (old, new, moved) = mailcert_store::switch(&mut farm, &old_ref, &new_ref, now)?;
+            if g.json {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "from": old.facts.thumbprint_sha1,
+                        "to": new.facts.thumbprint_sha1,
+                        "moved": moved,
+                    })
+                );
+            } else if !g.quiet {
+                if moved.is_empty() {
+                    println!("{} was bound to nothing; nothing moved", old.facts.describe());
+                } else {
+                    println!(
+                        "moved {} binding(s) from {} to {}: {}",
+                        moved.len(),
+                        old.facts.describe(),
+                        new.facts.describe(),
+                        moved.join(", ")
+                    );
+                }
+            }
             Ok(exit::OK)
         }
         CertCommand::Rename {
@@ -161,13 +189,18 @@ pub(crate) fn run(g: &Globals, cmd: CertCommand) -> Result<u8> {
             new_friendly_name,
         } => {
             let c = mailcert_store::rename(&mut farm, &reference, &new_friendly_name, now)?;
-            report_change(g, &c, &format!("renamed to '{}'", new_friendly_name.trim()));
+            report_change(
+                g,
+                &c,
+                &format!("renamed to '{}'", new_friendly_name.trim()),
+                &[],
+            );
             Ok(exit::OK)
         }
     }
 }
 
-fn report_change(g: &Globals, c: &CertRecord, what: &str) {
+fn report_change(g: &Globals, c: &CertRecord, what: &str, cleared: &[String]) {
     if g.json {
         println!(
             "{}",
@@ -176,11 +209,29 @@ fn report_change(g: &Globals, c: &CertRecord, what: &str) {
                 "store": c.store.as_str(),
                 "friendly_name": c.friendly_name,
                 "done": what,
+                "cleared_bindings": cleared,
             })
         );
     } else if !g.quiet {
         println!("{} {}: {what}", c.facts.thumbprint_sha1, c.display_name());
+        if !cleared.is_empty() {
+            println!("  bindings cleared: {}", cleared.join(", "));
+        }
     }
+}
+
+/// Every binding, by certificate SHA-1: the contract's `bound_to`.
+pub(crate) fn bound_map(farm: &mut Farm) -> Result<HashMap<String, Vec<String>>> {
+    let all = farm.read(|tx| tx.bindings(None))?;
+    let mut map: HashMap<String, Vec<String>> = HashMap::new();
+    for b in all {
+        map.entry(b.certificate_sha1.clone()).or_default().push(b.label());
+    }
+    Ok(map)
+}
+
+fn bound_of(map: &HashMap<String, Vec<String>>, c: &CertRecord) -> Vec<String> {
+    map.get(&c.facts.thumbprint_sha1).cloned().unwrap_or_default()
 }
 
 /// Writes an export; 0600 when it carries a key, via a temporary file renamed into
@@ -298,11 +349,16 @@ fn import(
     now: i64,
 ) -> Result<u8> {
     let mut pw = secrets::from_source(password)?;
+    let mut bound = bound_map(farm)?;
     let mut failed = 0usize;
     let mut json_items = Vec::new();
     for file in files {
         match import_one(farm, file, key, &mut pw, opts, now) {
             Ok(report) => {
+                for (old, moved) in &report.replaced {
+                    bound.remove(&old.facts.thumbprint_sha1);
+                    bound.insert(report.leaf.record.facts.thumbprint_sha1.clone(), moved.clone());
+                }
                 if g.json {
                     let chain: Vec<_> = report
                         .chain
@@ -314,12 +370,23 @@ fn import(
                             })
                         })
                         .collect();
+                    let replaced: Vec<_> = report
+                        .replaced
+                        .iter()
+                        .map(|(old, moved)| {
+                            serde_json::json!({
+                                "thumbprint_sha1": old.facts.thumbprint_sha1,
+                                "bindings_moved": moved,
+                            })
+                        })
+                        .collect();
                     json_items.push(serde_json::json!({
                         "file": file.display().to_string(),
                         "ok": true,
                         "outcome": report.leaf.outcome,
-                        "certificate": output::cert_json(&report.leaf.record, now, vec![]),
+                        "certificate": output::cert_json(&report.leaf.record, now, bound_of(&bound, &report.leaf.record)),
                         "chain": chain,
+                        "replaced": replaced,
                     }));
                 } else if !g.quiet {
                     let r = &report.leaf.record;
@@ -338,6 +405,13 @@ fn import(
                         r.store,
                         r.facts.thumbprint_sha1,
                     );
+                    for (old, moved) in &report.replaced {
+                        println!(
+                            "  renews {}: took over its bindings: {}",
+                            old.facts.describe(),
+                            moved.join(", ")
+                        );
+                    }
                     for c in &report.chain {
                         println!(
                             "  chain: {} {} [{}] {}",
@@ -378,6 +452,7 @@ fn import(
 }
 
 fn list(g: &Globals, farm: &mut Farm, filter: &CertFilter, now: i64) -> Result<u8> {
+    let bound = bound_map(farm)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut first = true;
@@ -393,11 +468,11 @@ fn list(g: &Globals, farm: &mut Farm, filter: &CertFilter, now: i64) -> Result<u
             let written = if g.json {
                 let sep: &[u8] = if first { b"\n" } else { b",\n" };
                 out.write_all(sep).and_then(|_| {
-                    serde_json::to_writer(&mut out, &output::cert_json(&c, now, vec![]))
+                    serde_json::to_writer(&mut out, &output::cert_json(&c, now, bound_of(&bound, &c)))
                         .map_err(std::io::Error::other)
                 })
             } else {
-                writeln!(out, "{}", output::table_row(&c, now))
+                writeln!(out, "{}", output::table_row(&c, now, !bound_of(&bound, &c).is_empty()))
             };
             first = false;
             written.map_err(|e| mailcert_store::Error::Io {
@@ -431,10 +506,11 @@ fn show(g: &Globals, farm: &mut Farm, reference: &str, now: i64) -> Result<u8> {
     let (c, chain) = farm.read(|tx| {
         let c = tx.resolve(reference)?;
         let chain = mailcert_store::issuers(tx, &c, true)?;
-        Ok((c, chain))
+        Ok::<_, mailcert_store::Error>((c, chain))
     })?;
+    let bound = bound_of(&bound_map(farm)?, &c);
     if g.json {
-        let mut v = serde_json::to_value(output::cert_json(&c, now, vec![]))?;
+        let mut v = serde_json::to_value(output::cert_json(&c, now, bound.clone()))?;
         if let Some(obj) = v.as_object_mut() {
             obj.insert(
                 "chain".into(),
@@ -446,7 +522,7 @@ fn show(g: &Globals, farm: &mut Farm, reference: &str, now: i64) -> Result<u8> {
         }
         println!("{v}");
     } else {
-        print!("{}", output::details(&c, now, &chain, &[]));
+        print!("{}", output::details(&c, now, &chain, &bound));
     }
     Ok(exit::OK)
 }
@@ -454,8 +530,9 @@ fn show(g: &Globals, farm: &mut Farm, reference: &str, now: i64) -> Result<u8> {
 fn check(g: &Globals, farm: &mut Farm, reference: &str, now: i64) -> Result<u8> {
     let c = farm.read(|tx| tx.resolve(reference))?;
     let findings = c.findings(now);
+    let bound = bound_of(&bound_map(farm)?, &c);
     if g.json {
-        let mut v = serde_json::to_value(output::cert_json(&c, now, vec![]))?;
+        let mut v = serde_json::to_value(output::cert_json(&c, now, bound))?;
         if let Some(obj) = v.as_object_mut() {
             obj.insert("findings".into(), serde_json::to_value(&findings)?);
         }

@@ -1,6 +1,9 @@
 //! One module per command group; `run` dispatches.
 
+mod audit;
 mod cert;
+mod smtp;
+mod webapp;
 
 use anyhow::Result;
 use mailcert_store::{Farm, InitOutcome};
@@ -26,6 +29,9 @@ pub(crate) fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Init => init(&g),
         Command::Cert(c) => cert::run(&g, c),
+        Command::Webapp(c) => webapp::run(&g, c),
+        Command::Smtp(c) => smtp::run(&g, c),
+        Command::Audit { since } => audit::run(&g, since.as_deref()),
     }
 }
 

@@ -78,6 +78,8 @@ pub struct CertFilter {
     pub expiring_within: Option<i64>,
     /// Only expired certificates.
     pub expired: bool,
+    /// Only certificates bound to outgoing e-mail settings.
+    pub in_use: bool,
 }
 
 /// One line of the audit trail.
@@ -151,15 +153,30 @@ pub(crate) fn os_user() -> String {
         }
     }
     use std::os::unix::fs::MetadataExt;
-    match std::fs::metadata("/proc/self") {
-        Ok(m) => format!("uid:{}", m.uid()),
-        Err(_) => "unknown".into(),
-    }
+    let Ok(uid) = std::fs::metadata("/proc/self").map(|m| m.uid()) else {
+        return "unknown".into();
+    };
+    // The account name from the password database, else the number.
+    std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|text| {
+            text.lines().find_map(|l| {
+                let mut f = l.split(':');
+                let name = f.next()?;
+                let id = f.nth(1)?;
+                (id.parse::<u32>().ok()? == uid).then(|| name.to_string())
+            })
+        })
+        .unwrap_or_else(|| format!("uid:{uid}"))
 }
 
 impl<'a> Tx<'a> {
     pub(crate) fn new(tx: &'a Transaction<'a>) -> Self {
         Tx { tx }
+    }
+
+    pub(super) fn sql(&self) -> &Transaction<'a> {
+        self.tx
     }
 
     /// The certificate with this SHA-1 thumbprint, if stored.
@@ -362,6 +379,11 @@ impl<'a> Tx<'a> {
         if filter.expired {
             let p = arg(now.into());
             sql.push_str(&format!(" AND not_after < {p}"));
+        }
+        if filter.in_use {
+            sql.push_str(
+                " AND thumbprint_sha1 IN (SELECT certificate_sha1 FROM smtp_settings WHERE certificate_sha1 IS NOT NULL)",
+            );
         }
         sql.push_str(" ORDER BY store, not_after, id");
         let mut st = self.tx.prepare(&sql)?;

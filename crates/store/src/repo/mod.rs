@@ -1,6 +1,7 @@
 //! The farm database: one SQLite file holding every store, behind repository types so
 //! that no SQL leaks out of this module (and another backend can be added later).
 
+mod bindings;
 mod certs;
 pub use certs::Tx;
 mod schema;
@@ -15,6 +16,7 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use crate::error::{Error, Result};
 use crate::secret::MasterKey;
 
+pub use bindings::{BindingRef, Scope, SettingsRow, WebAppRow};
 pub use certs::{AuditEntry, CertFilter, CertRecord, NewCert};
 
 /// How long a writer waits for another process's transaction before giving up.
@@ -176,22 +178,30 @@ impl Farm {
 
     /// Runs `f` in one write transaction (taken at once, so that concurrent writers
     /// queue instead of failing); it commits only if `f` succeeds.
-    pub fn write<T>(&mut self, f: impl FnOnce(&certs::Tx<'_>) -> Result<T>) -> Result<T> {
+    pub fn write<T, E: From<Error>>(
+        &mut self,
+        f: impl FnOnce(&certs::Tx<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
         let tx = self
             .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| E::from(e.into()))?;
         let value = f(&certs::Tx::new(&tx))?;
-        tx.commit()?;
+        tx.commit().map_err(|e| E::from(e.into()))?;
         Ok(value)
     }
 
     /// Runs `f` over a consistent read snapshot.
-    pub fn read<T>(&mut self, f: impl FnOnce(&certs::Tx<'_>) -> Result<T>) -> Result<T> {
+    pub fn read<T, E: From<Error>>(
+        &mut self,
+        f: impl FnOnce(&certs::Tx<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
         let tx = self
             .conn
-            .transaction_with_behavior(TransactionBehavior::Deferred)?;
+            .transaction_with_behavior(TransactionBehavior::Deferred)
+            .map_err(|e| E::from(e.into()))?;
         let value = f(&certs::Tx::new(&tx))?;
-        tx.finish()?;
+        tx.finish().map_err(|e| E::from(e.into()))?;
         Ok(value)
     }
 }

@@ -54,4 +54,34 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX audit_log_at ON audit_log (at);
     "#,
+    // 2: web applications and outgoing e-mail settings (farm-wide and per web
+    // application). A binding names its certificate by SHA-1 thumbprint, not by row,
+    // so that a binding whose certificate has gone can still be reported.
+    r#"
+    CREATE TABLE web_applications (
+        id         INTEGER PRIMARY KEY,
+        url        TEXT NOT NULL UNIQUE,
+        name       TEXT,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE smtp_settings (
+        id                 INTEGER PRIMARY KEY,
+        web_application_id INTEGER UNIQUE
+                           REFERENCES web_applications (id) ON DELETE CASCADE,
+        smtp_server        TEXT NOT NULL,
+        port               INTEGER NOT NULL CHECK (port BETWEEN 1 AND 65535),
+        encryption         TEXT NOT NULL CHECK (encryption IN ('starttls', 'tls', 'none')),
+        from_address       TEXT,
+        reply_to           TEXT,
+        charset            TEXT NOT NULL,
+        helo               TEXT,
+        smtp_user          TEXT,
+        smtp_password      BLOB,
+        certificate_sha1   TEXT,
+        updated_at         INTEGER NOT NULL
+    );
+    CREATE UNIQUE INDEX smtp_settings_one_farm
+        ON smtp_settings ((web_application_id IS NULL)) WHERE web_application_id IS NULL;
+    CREATE INDEX smtp_settings_certificate ON smtp_settings (certificate_sha1);
+    "#,
 ];

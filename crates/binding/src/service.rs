@@ -1,0 +1,483 @@
+//! Operations on the farm: web applications, settings at the two levels, the effective
+//! settings a web application sends with, and their health. Each change is one
+//! transaction with its audit lines.
+
+use mailcert_store::{CertRecord, Farm, Scope, SettingsRow, Tx, WebAppRow};
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Field, Result};
+use crate::settings::{
+    CertificateCheck, Encryption, SettingsChange, SmtpSettings, ValidatedSmtpSettings, validate,
+};
+use crate::webapp::WebAppUrl;
+
+/// Which settings a command is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// The farm-wide default.
+    Farm,
+    /// One web application.
+    WebApp(WebAppUrl),
+}
+
+impl Target {
+    /// "farm" or the URL: the audit trail's object and `bound_to`'s label.
+    pub fn label(&self) -> String {
+        match self {
+            Target::Farm => "farm".into(),
+            Target::WebApp(u) => u.to_string(),
+        }
+    }
+}
+
+/// Where effective settings came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Source {
+    /// The farm-wide default.
+    Farm,
+    /// The web application's own settings.
+    WebApplication,
+}
+
+/// The settings a target sends with, where they came from, and what is wrong with them.
+#[derive(Debug, Clone)]
+pub struct Effective {
+    /// What was asked about.
+    pub target: Target,
+    /// Where the settings came from.
+    pub source: Source,
+    /// The settings.
+    pub settings: SmtpSettings,
+    /// The bound certificate, if it is still in the farm.
+    pub certificate: Option<CertRecord>,
+    /// Problems with the binding now: the bound certificate removed or no longer
+    /// eligible, each reason a line. Empty when healthy.
+    pub problems: Vec<String>,
+}
+
+/// The additional data that binds a sealed SMTP password to its settings level.
+fn password_aad(target: &Target) -> Vec<u8> {
+    format!("mailcert:smtp-password:{}", target.label()).into_bytes()
+}
+
+fn scope_of(tx: &Tx<'_>, target: &Target) -> Result<(Scope, Option<WebAppRow>)> {
+    match target {
+        Target::Farm => Ok((Scope::Farm, None)),
+        Target::WebApp(url) => {
+            let w = tx.webapp_by_url(url.as_str())?.ok_or_else(|| Error::NoWebApp {
+                url: url.to_string(),
+            })?;
+            Ok((Scope::WebApp(w.id), Some(w)))
+        }
+    }
+}
+
+fn from_row(r: &SettingsRow) -> SmtpSettings {
+    SmtpSettings {
+        smtp_server: r.smtp_server.clone(),
+        port: r.port,
+        encryption: r.encryption.parse().unwrap_or(Encryption::StartTls),
+        from_address: r.from_address.clone(),
+        reply_to: r.reply_to.clone(),
+        charset: r.charset.clone(),
+        helo: r.helo.clone(),
+        smtp_user: r.smtp_user.clone(),
+        has_password: r.smtp_password_sealed.is_some(),
+        certificate: r.certificate_sha1.clone(),
+    }
+}
+
+/// Health of a binding at time `now`.
+fn problems(tx: &Tx<'_>, s: &SmtpSettings, now: i64) -> Result<(Option<CertRecord>, Vec<String>)> {
+    let Some(sha1) = &s.certificate else {
+        return Ok((None, Vec::new()));
+    };
+    match tx.by_sha1(sha1)? {
+        None => Ok((
+            None,
+            vec![format!("bound certificate {sha1} is no longer in the farm")],
+        )),
+        Some(c) => {
+            let p = c
+                .findings(now)
+                .iter()
+                .map(|f| format!("bound certificate {} is no longer eligible: {}", c.facts.describe(), f.message()))
+                .collect();
+            Ok((Some(c), p))
+        }
+    }
+}
+
+/// The host's name, the default HELO name.
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty() && crate::settings::valid_host(s))
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// Adds a web application.
+pub fn add_webapp(farm: &mut Farm, url: &WebAppUrl, name: Option<&str>, now: i64) -> Result<WebAppRow> {
+    farm.write(|tx| {
+        let name = name.map(str::trim).filter(|n| !n.is_empty());
+        let w = tx.insert_webapp(url.as_str(), name, now)?;
+        tx.audit(now, "webapp add", url.as_str(), name.unwrap_or(""))?;
+        Ok(w)
+    })
+}
+
+/// Removes a web application with its settings and binding.
+pub fn remove_webapp(farm: &mut Farm, url: &WebAppUrl, now: i64) -> Result<WebAppRow> {
+    farm.write(|tx| {
+        let (scope, w) = scope_of(tx, &Target::WebApp(url.clone()))?;
+        if let Some(s) = tx.settings(scope)?
+            && let Some(c) = &s.certificate_sha1
+        {
+            tx.audit(now, "unbind", url.as_str(), &format!("{c} (web application removed)"))?;
+        }
+        let w = w.ok_or_else(|| Error::NoWebApp { url: url.to_string() })?;
+        tx.delete_webapp(w.id)?;
+        tx.audit(now, "webapp remove", url.as_str(), "")?;
+        Ok(w)
+    })
+}
+
+/// Every web application with its effective settings (None when neither it nor the
+/// farm has any).
+pub fn list_webapps(farm: &mut Farm, now: i64) -> Result<Vec<(WebAppRow, Option<Effective>)>> {
+    farm.read(|tx| {
+        let mut out = Vec::new();
+        for w in tx.webapps()? {
+            let target = Target::WebApp(WebAppUrl::parse(&w.url)?);
+            let eff = effective_in(tx, &target, now)?;
+            out.push((w, eff));
+        }
+        Ok(out)
+    })
+}
+
+fn effective_in(tx: &Tx<'_>, target: &Target, now: i64) -> Result<Option<Effective>> {
+    let (scope, _) = scope_of(tx, target)?;
+    let (row, source) = match tx.settings(scope)? {
+        Some(r) => (
+            r,
+            if scope == Scope::Farm {
+                Source::Farm
+            } else {
+                Source::WebApplication
+            },
+        ),
+        None => match tx.settings(Scope::Farm)? {
+            Some(r) => (r, Source::Farm),
+            None => return Ok(None),
+        },
+    };
+    let settings = from_row(&row);
+    let (certificate, problems) = problems(tx, &settings, now)?;
+    Ok(Some(Effective {
+        target: target.clone(),
+        source,
+        settings,
+        certificate,
+        problems,
+    }))
+}
+
+/// The settings `target` sends with now.
+pub fn effective(farm: &mut Farm, target: &Target, now: i64) -> Result<Effective> {
+    farm.read(|tx| {
+        effective_in(tx, target, now)?.ok_or_else(|| Error::NoSettings {
+            scope: match target {
+                Target::Farm => "the farm".into(),
+                Target::WebApp(u) => format!("{u} (and the farm)"),
+            },
+            hint: "; set them with `mailcert smtp set --farm --smtp-server HOST`",
+        })
+    })
+}
+
+/// Applies a change to the settings of `target`, keeping what the change leaves out.
+/// Every rule is checked; on any failure nothing changes.
+pub fn set(farm: &mut Farm, target: &Target, change: SettingsChange, now: i64) -> Result<Effective> {
+    let new_password = match &change.credentials {
+        Some(Some(c)) => Some(
+            farm.master_key()?
+                .seal(c.password.as_bytes(), &password_aad(target))?,
+        ),
+        _ => None,
+    };
+    farm.write(|tx| {
+        let (scope, _) = scope_of(tx, target)?;
+        let current = tx.settings(scope)?;
+        let first_time = current.is_none();
+        let mut s = match &current {
+            Some(r) => from_row(r),
+            None => SmtpSettings {
+                smtp_server: String::new(),
+                port: 0,
+                encryption: Encryption::StartTls,
+                from_address: None,
+                reply_to: None,
+                charset: "utf-8".into(),
+                helo: None,
+                smtp_user: None,
+                has_password: false,
+                certificate: None,
+            },
+        };
+        let before = s.clone();
+        let mut sealed = current.as_ref().and_then(|r| r.smtp_password_sealed.clone());
+        if let Some(v) = change.smtp_server {
+            s.smtp_server = v.trim().to_string();
+        }
+        if let Some(e) = change.encryption {
+            s.encryption = e;
+        }
+        match change.port {
+            Some(p) => s.port = p,
+            None if first_time => s.port = s.encryption.default_port(),
+            None => {}
+        }
+        let clearable = |v: String| {
+            let t = v.trim().to_string();
+            (!t.is_empty()).then_some(t)
+        };
+        if let Some(v) = change.from_address {
+            s.from_address = clearable(v);
+        }
+        if let Some(v) = change.reply_to {
+            s.reply_to = clearable(v);
+        }
+        if let Some(v) = change.charset {
+            s.charset = v.trim().to_ascii_lowercase();
+        }
+        if let Some(v) = change.helo {
+            s.helo = clearable(v);
+        }
+        match change.credentials {
+            Some(Some(c)) => {
+                s.smtp_user = Some(c.user.trim().to_string());
+                s.has_password = true;
+                sealed = new_password.clone();
+            }
+            Some(None) => {
+                s.smtp_user = None;
+                s.has_password = false;
+                sealed = None;
+            }
+            None => {}
+        }
+        let mut check = None;
+        match change.certificate {
+            Some(Some(reference)) => {
+                let c = tx.resolve(&reference)?;
+                s.certificate = Some(c.facts.thumbprint_sha1.clone());
+                check = Some(cert_check(&c, now));
+            }
+            Some(None) => s.certificate = None,
+            None => {
+                if let Some(sha1) = &s.certificate {
+                    check = Some(match tx.by_sha1(sha1)? {
+                        Some(c) => cert_check(&c, now),
+                        None => CertificateCheck {
+                            sha1: sha1.clone(),
+                            described: sha1.clone(),
+                            reasons: vec!["it is no longer in the farm".into()],
+                        },
+                    });
+                }
+            }
+        }
+        let valid: ValidatedSmtpSettings = validate(s, check.as_ref())?;
+        let v = valid.get();
+        tx.put_settings(&SettingsRow {
+            scope,
+            smtp_server: v.smtp_server.clone(),
+            port: v.port,
+            encryption: v.encryption.as_str().into(),
+            from_address: v.from_address.clone(),
+            reply_to: v.reply_to.clone(),
+            charset: v.charset.clone(),
+            helo: v.helo.clone(),
+            smtp_user: v.smtp_user.clone(),
+            smtp_password_sealed: sealed,
+            certificate_sha1: v.certificate.clone(),
+            updated_at: now,
+        })?;
+        audit_changes(tx, target, &before, v, first_time, new_password.is_some(), now)?;
+        effective_in(tx, target, now)?.ok_or_else(|| Error::NoSettings {
+            scope: target.label(),
+            hint: "",
+        })
+    })
+}
+
+fn cert_check(c: &CertRecord, now: i64) -> CertificateCheck {
+    CertificateCheck {
+        sha1: c.facts.thumbprint_sha1.clone(),
+        described: c.facts.describe(),
+        reasons: c.findings(now).iter().map(|f| f.message()).collect(),
+    }
+}
+
+fn audit_changes(
+    tx: &Tx<'_>,
+    target: &Target,
+    before: &SmtpSettings,
+    after: &SmtpSettings,
+    first_time: bool,
+    password_changed: bool,
+    now: i64,
+) -> Result<()> {
+    let mut changed = Vec::new();
+    let mut note = |name: &str, a: String, b: String| {
+        if (first_time && !b.is_empty()) || (!first_time && a != b) {
+            changed.push(format!("{name}={b}"));
+        }
+    };
+    let opt = |o: &Option<String>| o.clone().unwrap_or_default();
+    note("server", before.smtp_server.clone(), after.smtp_server.clone());
+    note("port", before.port.to_string(), after.port.to_string());
+    note("encryption", before.encryption.to_string(), after.encryption.to_string());
+    note("from", opt(&before.from_address), opt(&after.from_address));
+    note("reply-to", opt(&before.reply_to), opt(&after.reply_to));
+    note("charset", before.charset.clone(), after.charset.clone());
+    note("helo", opt(&before.helo), opt(&after.helo));
+    note("smtp-user", opt(&before.smtp_user), opt(&after.smtp_user));
+    if password_changed {
+        changed.push("smtp-password=(changed)".into());
+    } else if before.has_password && !after.has_password {
+        changed.push("smtp-password=(removed)".into());
+    }
+    let label = target.label();
+    tx.audit(now, "settings change", &label, &changed.join(", "))?;
+    if before.certificate != after.certificate {
+        if let Some(old) = &before.certificate {
+            tx.audit(now, "unbind", &label, old)?;
+        }
+        if let Some(new) = &after.certificate {
+            tx.audit(now, "bind", &label, new)?;
+        }
+    }
+    Ok(())
+}
+
+/// Drops a web application's own settings so that it falls back to the farm's.
+pub fn clear(farm: &mut Farm, url: &WebAppUrl, now: i64) -> Result<bool> {
+    farm.write(|tx| {
+        let (scope, _) = scope_of(tx, &Target::WebApp(url.clone()))?;
+        let old = tx.settings(scope)?;
+        let had = tx.delete_settings(scope)?;
+        if had {
+            if let Some(c) = old.and_then(|o| o.certificate_sha1) {
+                tx.audit(now, "unbind", url.as_str(), &c)?;
+            }
+            tx.audit(now, "settings change", url.as_str(), "cleared: falls back to the farm")?;
+        }
+        Ok(had)
+    })
+}
+
+/// Everything needed to send for a target: its settings, the SMTP password, the client
+/// certificate with its chain and key, and the farm's trust anchors.
+pub struct SendPlan {
+    /// The effective settings.
+    pub effective: Effective,
+    /// The SMTP password, decrypted.
+    pub password: Option<Zeroizing<String>>,
+    /// The bound certificate's DER, then its intermediates (no root), when bound.
+    pub chain: Vec<Vec<u8>>,
+    /// The bound certificate's PKCS#8 private key, decrypted.
+    pub key: Option<Zeroizing<Vec<u8>>>,
+    /// DER of every certificate in the farm's Root store.
+    pub roots: Vec<Vec<u8>>,
+}
+
+impl std::fmt::Debug for SendPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SendPlan")
+            .field("effective", &self.effective)
+            .field("chain_len", &self.chain.len())
+            .field("key", &self.key.as_ref().map(|_| "<redacted>"))
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+/// Resolves what `target` sends with; an unhealthy binding (bound certificate removed or
+/// ineligible) is refused with the reasons, before any connection is made.
+pub fn plan(farm: &mut Farm, target: &Target, now: i64) -> Result<SendPlan> {
+    let effective = effective(farm, target, now)?;
+    if !effective.problems.is_empty() {
+        return Err(Error::Invalid(
+            effective
+                .problems
+                .iter()
+                .map(|p| crate::error::Violation {
+                    field: Field::Certificate,
+                    rule: "certificate-eligible",
+                    message: p.clone(),
+                })
+                .collect(),
+        ));
+    }
+    let source_target = match effective.source {
+        Source::Farm => Target::Farm,
+        Source::WebApplication => target.clone(),
+    };
+    let (sealed_password, chain, sealed_key, roots) = farm.read(|tx| {
+        let (scope, _) = scope_of(tx, &source_target)?;
+        let row = tx.settings(scope)?;
+        let sealed_password = row.and_then(|r| r.smtp_password_sealed);
+        let mut chain = Vec::new();
+        let mut sealed_key = None;
+        if let Some(c) = &effective.certificate {
+            chain.push(tx.der(c.id)?);
+            for i in mailcert_store::issuers(tx, c, false)? {
+                chain.push(tx.der(i.id)?);
+            }
+            sealed_key = tx.sealed_key(c.id)?;
+        }
+        let mut roots = Vec::new();
+        tx.list_each(
+            &mailcert_store::CertFilter {
+                store: Some(mailcert_store::StoreName::Root),
+                ..Default::default()
+            },
+            now,
+            |r| {
+                roots.push(r.id);
+                Ok(())
+            },
+        )?;
+        let roots = roots
+            .into_iter()
+            .map(|id| tx.der(id))
+            .collect::<mailcert_store::Result<Vec<_>>>()?;
+        Ok::<_, Error>((sealed_password, chain, sealed_key, roots))
+    })?;
+    let password = match sealed_password {
+        Some(s) => {
+            let bytes = farm.master_key()?.open(
+                &s,
+                &password_aad(&source_target),
+                &format!("the SMTP password of {}", source_target.label()),
+            )?;
+            Some(Zeroizing::new(String::from_utf8_lossy(&bytes).into_owned()))
+        }
+        None => None,
+    };
+    let key = match (&effective.certificate, sealed_key) {
+        (Some(c), Some(s)) => Some(mailcert_store::open_private_key(farm, c, &s)?),
+        _ => None,
+    };
+    Ok(SendPlan {
+        effective,
+        password,
+        chain,
+        key,
+        roots,
+    })
+}

@@ -1,0 +1,238 @@
+//! `mailcert smtp set|show|clear`.
+
+use anyhow::Result;
+use mailcert_binding::{
+    Credentials, Effective, Encryption, Field, SettingsChange, Source, Target, Violation,
+    WebAppUrl,
+};
+use mailcert_store::rfc3339;
+
+use super::Globals;
+use crate::args::{SmtpCommand, TargetArgs};
+use crate::{Exit, context, exit, secrets};
+
+pub(crate) fn target(t: &TargetArgs) -> Result<Target> {
+    Ok(match &t.webapp {
+        Some(u) => Target::WebApp(WebAppUrl::parse(u)?),
+        None => Target::Farm,
+    })
+}
+
+/// One word for the health of a binding.
+pub(crate) fn status_line(e: &Effective) -> String {
+    if e.problems.is_empty() {
+        "ok".into()
+    } else {
+        format!("PROBLEM: {}", e.problems.join("; "))
+    }
+}
+
+/// The JSON form of effective settings (never a password).
+pub(crate) fn effective_json(e: &Effective, now: i64) -> serde_json::Value {
+    let s = &e.settings;
+    serde_json::json!({
+        "target": e.target.label(),
+        "source": e.source,
+        "smtp_server": s.smtp_server,
+        "port": s.port,
+        "encryption": s.encryption,
+        "from_address": s.from_address,
+        "reply_to": s.reply_to,
+        "charset": s.charset,
+        "helo": s.helo,
+        "helo_effective": s.helo.clone().unwrap_or_else(mailcert_binding::host_name),
+        "smtp_user": s.smtp_user,
+        "smtp_password_set": s.has_password,
+        "certificate": s.certificate.as_ref().map(|sha1| {
+            match &e.certificate {
+                Some(c) => serde_json::json!({
+                    "thumbprint_sha1": c.facts.thumbprint_sha1,
+                    "subject": c.facts.subject,
+                    "friendly_name": c.friendly_name,
+                    "not_after": rfc3339(c.facts.not_after),
+                    "eligible": c.findings(now).is_empty(),
+                }),
+                None => serde_json::json!({ "thumbprint_sha1": sha1, "missing": true }),
+            }
+        }),
+        "healthy": e.problems.is_empty(),
+        "problems": e.problems,
+    })
+}
+
+fn show_text(e: &Effective) -> String {
+    let s = &e.settings;
+    let mut out = format!(
+        "Outgoing e-mail settings for {} (from {})\n",
+        e.target.label(),
+        match e.source {
+            Source::Farm => "the farm",
+            Source::WebApplication => "the web application",
+        }
+    );
+    let mut line = |k: &str, v: String| out.push_str(&format!("  {k:<20} {v}\n"));
+    line("SMTP server:", s.smtp_server.clone());
+    line("Port:", s.port.to_string());
+    line(
+        "Encryption:",
+        match s.encryption {
+            Encryption::StartTls => "starttls (TLS required, never plaintext)".into(),
+            Encryption::Tls => "tls (implicit TLS)".into(),
+            Encryption::None => "none (SMTP encryption disabled)".into(),
+        },
+    );
+    line("From address:", s.from_address.clone().unwrap_or_else(|| "(not set)".into()));
+    line("Reply-to address:", s.reply_to.clone().unwrap_or_else(|| "(not set)".into()));
+    line("Character set:", s.charset.clone());
+    line(
+        "HELO name:",
+        s.helo
+            .clone()
+            .unwrap_or_else(|| format!("{} (this host's name)", mailcert_binding::host_name())),
+    );
+    line(
+        "Authentication:",
+        match &s.smtp_user {
+            Some(u) => format!("user {u}, password {}", if s.has_password { "set" } else { "NOT set" }),
+            None => "anonymous".into(),
+        },
+    );
+    line(
+        "Client certificate:",
+        match (&s.certificate, &e.certificate) {
+            (None, _) => "none".into(),
+            (Some(_), Some(c)) => format!(
+                "{} ({}) [Expiration: {}] {}",
+                c.facts.subject_cn.as_deref().unwrap_or(&c.facts.subject),
+                c.friendly_name.as_deref().unwrap_or("no friendly name"),
+                rfc3339(c.facts.not_after).chars().take(10).collect::<String>(),
+                c.facts.thumbprint_sha1
+            ),
+            (Some(sha1), None) => format!("{sha1} (no longer in the farm)"),
+        },
+    );
+    line("Status:", status_line(e));
+    out
+}
+
+fn bad_port() -> anyhow::Error {
+    mailcert_binding::Error::Invalid(vec![Violation {
+        field: Field::Port,
+        rule: "port",
+        message: "the port must be between 1 and 65535".into(),
+    }])
+    .into()
+}
+
+pub(crate) fn run(g: &Globals, cmd: SmtpCommand) -> Result<u8> {
+    let mut farm = context::open(g.db.clone())?;
+    let now = context::now();
+    match cmd {
+        SmtpCommand::Set {
+            target: t,
+            smtp_server,
+            port,
+            encryption,
+            disable_smtp_encryption,
+            certificate,
+            no_certificate,
+            from,
+            reply_to,
+            smtp_user,
+            smtp_password_file,
+            smtp_password_env,
+            no_smtp_credentials,
+            charset,
+            helo,
+        } => {
+            let target = target(&t)?;
+            let port = match port {
+                Some(p) => Some(u16::try_from(p).ok().filter(|p| *p > 0).ok_or_else(bad_port)?),
+                None => None,
+            };
+            let credentials = match (smtp_user, no_smtp_credentials) {
+                (Some(user), _) => {
+                    let src = crate::args::PasswordSource {
+                        password_file: smtp_password_file,
+                        password_env: smtp_password_env,
+                    };
+                    let password = match secrets::from_source(&src)? {
+                        Some(p) => p,
+                        None if secrets::can_prompt() => {
+                            secrets::prompt(&format!("SMTP password for {user}: "))?
+                        }
+                        None => {
+                            return Err(Exit {
+                                code: exit::USAGE,
+                                message: "--smtp-user needs --smtp-password-file or --smtp-password-env (passwords are never arguments)".into(),
+                            }
+                            .into());
+                        }
+                    };
+                    if password.is_empty() {
+                        return Err(mailcert_binding::Error::Invalid(vec![Violation {
+                            field: Field::Credentials,
+                            rule: "credentials",
+                            message: "the SMTP password is empty".into(),
+                        }])
+                        .into());
+                    }
+                    Some(Some(Credentials { user, password }))
+                }
+                (None, true) => Some(None),
+                (None, false) => None,
+            };
+            let change = SettingsChange {
+                smtp_server,
+                port,
+                encryption: if disable_smtp_encryption {
+                    Some(Encryption::None)
+                } else {
+                    encryption
+                },
+                certificate: if no_certificate {
+                    Some(None)
+                } else {
+                    certificate.map(Some)
+                },
+                from_address: from,
+                reply_to,
+                charset,
+                helo,
+                credentials,
+            };
+            let e = mailcert_binding::set(&mut farm, &target, change, now)?;
+            if g.json {
+                println!("{}", effective_json(&e, now));
+            } else if !g.quiet {
+                println!("saved.");
+                print!("{}", show_text(&e));
+            }
+            Ok(exit::OK)
+        }
+        SmtpCommand::Show { target: t } => {
+            let target = target(&t)?;
+            let e = mailcert_binding::effective(&mut farm, &target, now)?;
+            if g.json {
+                println!("{}", effective_json(&e, now));
+            } else {
+                print!("{}", show_text(&e));
+            }
+            Ok(if e.problems.is_empty() { exit::OK } else { exit::REJECTED })
+        }
+        SmtpCommand::Clear { webapp } => {
+            let url = WebAppUrl::parse(&webapp)?;
+            let had = mailcert_binding::clear(&mut farm, &url, now)?;
+            if g.json {
+                println!("{}", serde_json::json!({"url": url.as_str(), "cleared": had}));
+            } else if !g.quiet {
+                if had {
+                    println!("{url} now uses the farm's outgoing e-mail settings");
+                } else {
+                    println!("{url} had no settings of its own; nothing changed");
+                }
+            }
+            Ok(exit::OK)
+        }
+    }
+}

@@ -1,0 +1,238 @@
+//! Web applications and outgoing e-mail settings rows: every SQL statement about them.
+//! The rules that decide what may be stored live in mailcert-binding; this module only
+//! reads and writes.
+
+use rusqlite::{OptionalExtension, Row, params};
+
+use super::certs::Tx;
+use crate::error::{Error, Result};
+
+/// A stored web application.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct WebAppRow {
+    /// Row id.
+    pub id: i64,
+    /// Normalised URL.
+    pub url: String,
+    /// Display name.
+    pub name: Option<String>,
+    /// When it was added, Unix seconds.
+    pub created_at: i64,
+}
+
+/// Which settings a row holds: the farm's, or one web application's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// The farm-wide default.
+    Farm,
+    /// A web application's own settings (by row id).
+    WebApp(i64),
+}
+
+/// A stored outgoing e-mail settings row. The password stays sealed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingsRow {
+    /// Whose settings these are.
+    pub scope: Scope,
+    /// SMTP server host name or IP literal.
+    pub smtp_server: String,
+    /// TCP port.
+    pub port: u16,
+    /// `starttls`, `tls` or `none`.
+    pub encryption: String,
+    /// From address.
+    pub from_address: Option<String>,
+    /// Reply-To address.
+    pub reply_to: Option<String>,
+    /// Character set for bodies the tool builds.
+    pub charset: String,
+    /// HELO/EHLO name (None: the host's name).
+    pub helo: Option<String>,
+    /// SMTP user name.
+    pub smtp_user: Option<String>,
+    /// The SMTP password sealed under the master key.
+    pub smtp_password_sealed: Option<Vec<u8>>,
+    /// SHA-1 thumbprint of the bound client certificate.
+    pub certificate_sha1: Option<String>,
+    /// Last change, Unix seconds.
+    pub updated_at: i64,
+}
+
+/// Where a certificate is bound: `None` for the farm, else the web application's URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BindingRef {
+    /// The web application, or `None` for the farm-wide settings.
+    pub webapp_url: Option<String>,
+    /// The bound certificate's SHA-1 thumbprint.
+    pub certificate_sha1: String,
+}
+
+impl BindingRef {
+    /// `"farm"` or the web application URL, as the contract's `bound_to` shows it.
+    pub fn label(&self) -> String {
+        self.webapp_url.clone().unwrap_or_else(|| "farm".to_string())
+    }
+}
+
+const SETTINGS_COLUMNS: &str = "web_application_id, smtp_server, port, encryption, from_address, \
+    reply_to, charset, helo, smtp_user, smtp_password, certificate_sha1, updated_at";
+
+fn row_to_settings(r: &Row<'_>) -> rusqlite::Result<SettingsRow> {
+    let webapp: Option<i64> = r.get(0)?;
+    let port: i64 = r.get(2)?;
+    Ok(SettingsRow {
+        scope: webapp.map_or(Scope::Farm, Scope::WebApp),
+        smtp_server: r.get(1)?,
+        port: u16::try_from(port).unwrap_or(0),
+        encryption: r.get(3)?,
+        from_address: r.get(4)?,
+        reply_to: r.get(5)?,
+        charset: r.get(6)?,
+        helo: r.get(7)?,
+        smtp_user: r.get(8)?,
+        smtp_password_sealed: r.get(9)?,
+        certificate_sha1: r.get(10)?,
+        updated_at: r.get(11)?,
+    })
+}
+
+fn row_to_webapp(r: &Row<'_>) -> rusqlite::Result<WebAppRow> {
+    Ok(WebAppRow {
+        id: r.get(0)?,
+        url: r.get(1)?,
+        name: r.get(2)?,
+        created_at: r.get(3)?,
+    })
+}
+
+impl Tx<'_> {
+    /// Adds a web application; the URL must already be normalised. Refuses a duplicate.
+    pub fn insert_webapp(&self, url: &str, name: Option<&str>, now: i64) -> Result<WebAppRow> {
+        if self.webapp_by_url(url)?.is_some() {
+            return Err(Error::Rejected {
+                rule: "unique-url",
+                message: format!("a web application {url} already exists"),
+            });
+        }
+        self.sql().execute(
+            "INSERT INTO web_applications (url, name, created_at) VALUES (?1, ?2, ?3)",
+            params![url, name, now],
+        )?;
+        self.webapp_by_url(url)?
+            .ok_or_else(|| Error::Internal("inserted web application vanished".into()))
+    }
+
+    /// The web application with this normalised URL.
+    pub fn webapp_by_url(&self, url: &str) -> Result<Option<WebAppRow>> {
+        Ok(self
+            .sql()
+            .query_row(
+                "SELECT id, url, name, created_at FROM web_applications WHERE url = ?1",
+                [url],
+                row_to_webapp,
+            )
+            .optional()?)
+    }
+
+    /// Every web application, by URL.
+    pub fn webapps(&self) -> Result<Vec<WebAppRow>> {
+        let mut st = self
+            .sql()
+            .prepare("SELECT id, url, name, created_at FROM web_applications ORDER BY url")?;
+        Ok(st
+            .query_map([], row_to_webapp)?
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Deletes a web application; its settings go with it (foreign key cascade).
+    pub fn delete_webapp(&self, id: i64) -> Result<()> {
+        self.sql()
+            .execute("DELETE FROM web_applications WHERE id = ?1", [id])?;
+        Ok(())
+    }
+
+    /// The settings stored at exactly this scope (no fallback).
+    pub fn settings(&self, scope: Scope) -> Result<Option<SettingsRow>> {
+        let sql = match scope {
+            Scope::Farm => {
+                format!("SELECT {SETTINGS_COLUMNS} FROM smtp_settings WHERE web_application_id IS NULL")
+            }
+            Scope::WebApp(_) => {
+                format!("SELECT {SETTINGS_COLUMNS} FROM smtp_settings WHERE web_application_id = ?1")
+            }
+        };
+        let mut st = self.sql().prepare(&sql)?;
+        let row = match scope {
+            Scope::Farm => st.query_row([], row_to_settings).optional()?,
+            Scope::WebApp(id) => st.query_row([id], row_to_settings).optional()?,
+        };
+        Ok(row)
+    }
+
+    /// Stores the settings of a scope, replacing what was there.
+    pub fn put_settings(&self, s: &SettingsRow) -> Result<()> {
+        let webapp = match s.scope {
+            Scope::Farm => None,
+            Scope::WebApp(id) => Some(id),
+        };
+        self.delete_settings(s.scope)?;
+        self.sql().execute(
+            &format!("INSERT INTO smtp_settings ({SETTINGS_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
+            params![
+                webapp,
+                s.smtp_server,
+                i64::from(s.port),
+                s.encryption,
+                s.from_address,
+                s.reply_to,
+                s.charset,
+                s.helo,
+                s.smtp_user,
+                s.smtp_password_sealed,
+                s.certificate_sha1,
+                s.updated_at,
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Drops the settings of a scope; returns whether there were any.
+    pub fn delete_settings(&self, scope: Scope) -> Result<bool> {
+        let n = match scope {
+            Scope::Farm => self
+                .sql()
+                .execute("DELETE FROM smtp_settings WHERE web_application_id IS NULL", [])?,
+            Scope::WebApp(id) => self
+                .sql()
+                .execute("DELETE FROM smtp_settings WHERE web_application_id = ?1", [id])?,
+        };
+        Ok(n > 0)
+    }
+
+    /// Every binding of a certificate to settings (farm or web applications), or of all
+    /// certificates when `sha1` is `None`.
+    pub fn bindings(&self, sha1: Option<&str>) -> Result<Vec<BindingRef>> {
+        let mut st = self.sql().prepare(
+            "SELECT w.url, s.certificate_sha1 FROM smtp_settings s
+             LEFT JOIN web_applications w ON w.id = s.web_application_id
+             WHERE s.certificate_sha1 IS NOT NULL AND (?1 IS NULL OR s.certificate_sha1 = ?1)
+             ORDER BY w.url IS NOT NULL, w.url",
+        )?;
+        Ok(st
+            .query_map([sha1.map(str::to_ascii_uppercase)], |r| {
+                Ok(BindingRef {
+                    webapp_url: r.get(0)?,
+                    certificate_sha1: r.get(1)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Points every binding of certificate `from` at `to` (None unbinds); returns how many.
+    pub fn rebind(&self, from: &str, to: Option<&str>, now: i64) -> Result<usize> {
+        Ok(self.sql().execute(
+            "UPDATE smtp_settings SET certificate_sha1 = ?2, updated_at = ?3 WHERE certificate_sha1 = ?1",
+            params![from.to_ascii_uppercase(), to.map(str::to_ascii_uppercase), now],
+        )?)
+    }
+}
