@@ -15,20 +15,28 @@ fn issuer() -> (rcgen::Issuer<'static, rcgen::KeyPair>, rcgen::KeyPair) {
     let ca_key = rcgen::KeyPair::generate().unwrap();
     let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    p.distinguished_name.push(rcgen::DnType::CommonName, "bench CA");
+    p.distinguished_name
+        .push(rcgen::DnType::CommonName, "bench CA");
     let _ca = p.clone().self_signed(&ca_key).unwrap();
     let spare = rcgen::KeyPair::generate().unwrap();
     (rcgen::Issuer::new(p, ca_key), spare)
 }
 
-fn leaf(issuer: &rcgen::Issuer<'_, rcgen::KeyPair>, key: &rcgen::KeyPair, i: usize) -> rcgen::Certificate {
+fn leaf(
+    issuer: &rcgen::Issuer<'_, rcgen::KeyPair>,
+    key: &rcgen::KeyPair,
+    i: usize,
+) -> rcgen::Certificate {
     let mut p = rcgen::CertificateParams::new(vec![format!("client{i}.bench.test")]).unwrap();
-    p.distinguished_name.push(rcgen::DnType::CommonName, format!("client{i}.bench.test"));
+    p.distinguished_name
+        .push(rcgen::DnType::CommonName, format!("client{i}.bench.test"));
     p.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
     p.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
     p.not_before = rcgen::date_time_ymd(2025, 1, 1);
     p.not_after = rcgen::date_time_ymd(2045, 1, 1);
-    p.serial_number = Some(rcgen::SerialNumber::from((i as u64 + 1).to_be_bytes().to_vec()));
+    p.serial_number = Some(rcgen::SerialNumber::from(
+        (i as u64 + 1).to_be_bytes().to_vec(),
+    ));
     p.signed_by(key, issuer).unwrap()
 }
 
@@ -87,7 +95,11 @@ fn bench_import(dir: &Path) {
         std::fs::write(certs.join(format!("c{i:04}.pem")), pem).unwrap();
     }
     let db = dir.join("import.db");
-    Command::new(binary()).args(["init", "-q"]).env("MAILCERT_DB", &db).status().unwrap();
+    Command::new(binary())
+        .args(["init", "-q"])
+        .env("MAILCERT_DB", &db)
+        .status()
+        .unwrap();
     let mut files: Vec<String> = std::fs::read_dir(&certs)
         .unwrap()
         .map(|e| e.unwrap().path().to_string_lossy().into_owned())
@@ -103,14 +115,26 @@ fn bench_import(dir: &Path) {
     );
 }
 
-fn populate(db: &Path, from: usize, to: usize, issuer: &rcgen::Issuer<'_, rcgen::KeyPair>, key: &rcgen::KeyPair) {
+fn populate(
+    db: &Path,
+    from: usize,
+    to: usize,
+    issuer: &rcgen::Issuer<'_, rcgen::KeyPair>,
+    key: &rcgen::KeyPair,
+) {
     let mut farm = Farm::open(db, &Farm::default_key_path(db)).unwrap();
-    let sealed = farm.master_key().unwrap().seal(b"bench key", b"bench").unwrap();
+    let sealed = farm
+        .master_key()
+        .unwrap()
+        .seal(b"bench key", b"bench")
+        .unwrap();
     let batch = 5_000;
     let mut i = from;
     while i < to {
         let end = (i + batch).min(to);
-        let ders: Vec<Vec<u8>> = (i..end).map(|n| leaf(issuer, key, n).der().to_vec()).collect();
+        let ders: Vec<Vec<u8>> = (i..end)
+            .map(|n| leaf(issuer, key, n).der().to_vec())
+            .collect();
         farm.write(|tx| {
             for (k, der) in ders.iter().enumerate() {
                 let facts = cert_facts(Path::new("bench"), der)?;
@@ -118,13 +142,17 @@ fn populate(db: &Path, from: usize, to: usize, issuer: &rcgen::Issuer<'_, rcgen:
                     facts: &facts,
                     der,
                     // One in ten is kept out of End Entity, so --eligible filters.
-                    store: if (i + k) % 10 == 0 { StoreName::Pending } else { StoreName::EndEntity },
+                    store: if (i + k).is_multiple_of(10) {
+                        StoreName::Pending
+                    } else {
+                        StoreName::EndEntity
+                    },
                     friendly_name: None,
                     now: 0,
                 })?;
                 tx.set_private_key(id, &sealed, false)?;
             }
-            Ok(())
+            Ok::<_, mailcert_store::Error>(())
         })
         .unwrap();
         i = end;
@@ -133,14 +161,21 @@ fn populate(db: &Path, from: usize, to: usize, issuer: &rcgen::Issuer<'_, rcgen:
 
 fn bench_list(dir: &Path) {
     let db = dir.join("list.db");
-    Command::new(binary()).args(["init", "-q"]).env("MAILCERT_DB", &db).status().unwrap();
+    Command::new(binary())
+        .args(["init", "-q"])
+        .env("MAILCERT_DB", &db)
+        .status()
+        .unwrap();
     let (issuer, key) = issuer();
     let mut have = 0;
     for size in [10_000usize, 50_000, 100_000] {
         let t = Instant::now();
         populate(&db, have, size, &issuer, &key);
         have = size;
-        eprintln!("  (populated to {size} in {:.1} s)", t.elapsed().as_secs_f64());
+        eprintln!(
+            "  (populated to {size} in {:.1} s)",
+            t.elapsed().as_secs_f64()
+        );
         // Warm the page cache once, then take the best of three.
         mailcert(&db, &["--json", "cert", "list", "--eligible"]);
         let mut best = f64::MAX;

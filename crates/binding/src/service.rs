@@ -65,9 +65,11 @@ fn scope_of(tx: &Tx<'_>, target: &Target) -> Result<(Scope, Option<WebAppRow>)> 
     match target {
         Target::Farm => Ok((Scope::Farm, None)),
         Target::WebApp(url) => {
-            let w = tx.webapp_by_url(url.as_str())?.ok_or_else(|| Error::NoWebApp {
-                url: url.to_string(),
-            })?;
+            let w = tx
+                .webapp_by_url(url.as_str())?
+                .ok_or_else(|| Error::NoWebApp {
+                    url: url.to_string(),
+                })?;
             Ok((Scope::WebApp(w.id), Some(w)))
         }
     }
@@ -102,7 +104,13 @@ fn problems(tx: &Tx<'_>, s: &SmtpSettings, now: i64) -> Result<(Option<CertRecor
             let p = c
                 .findings(now)
                 .iter()
-                .map(|f| format!("bound certificate {} is no longer eligible: {}", c.facts.describe(), f.message()))
+                .map(|f| {
+                    format!(
+                        "bound certificate {} is no longer eligible: {}",
+                        c.facts.describe(),
+                        f.message()
+                    )
+                })
                 .collect();
             Ok((Some(c), p))
         }
@@ -119,7 +127,12 @@ pub fn host_name() -> String {
 }
 
 /// Adds a web application.
-pub fn add_webapp(farm: &mut Farm, url: &WebAppUrl, name: Option<&str>, now: i64) -> Result<WebAppRow> {
+pub fn add_webapp(
+    farm: &mut Farm,
+    url: &WebAppUrl,
+    name: Option<&str>,
+    now: i64,
+) -> Result<WebAppRow> {
     farm.write(|tx| {
         let name = name.map(str::trim).filter(|n| !n.is_empty());
         let w = tx.insert_webapp(url.as_str(), name, now)?;
@@ -135,9 +148,16 @@ pub fn remove_webapp(farm: &mut Farm, url: &WebAppUrl, now: i64) -> Result<WebAp
         if let Some(s) = tx.settings(scope)?
             && let Some(c) = &s.certificate_sha1
         {
-            tx.audit(now, "unbind", url.as_str(), &format!("{c} (web application removed)"))?;
+            tx.audit(
+                now,
+                "unbind",
+                url.as_str(),
+                &format!("{c} (web application removed)"),
+            )?;
         }
-        let w = w.ok_or_else(|| Error::NoWebApp { url: url.to_string() })?;
+        let w = w.ok_or_else(|| Error::NoWebApp {
+            url: url.to_string(),
+        })?;
         tx.delete_webapp(w.id)?;
         tx.audit(now, "webapp remove", url.as_str(), "")?;
         Ok(w)
@@ -200,7 +220,12 @@ pub fn effective(farm: &mut Farm, target: &Target, now: i64) -> Result<Effective
 
 /// Applies a change to the settings of `target`, keeping what the change leaves out.
 /// Every rule is checked; on any failure nothing changes.
-pub fn set(farm: &mut Farm, target: &Target, change: SettingsChange, now: i64) -> Result<Effective> {
+pub fn set(
+    farm: &mut Farm,
+    target: &Target,
+    change: SettingsChange,
+    now: i64,
+) -> Result<Effective> {
     let new_password = match &change.credentials {
         Some(Some(c)) => Some(
             farm.master_key()?
@@ -228,7 +253,9 @@ pub fn set(farm: &mut Farm, target: &Target, change: SettingsChange, now: i64) -
             },
         };
         let before = s.clone();
-        let mut sealed = current.as_ref().and_then(|r| r.smtp_password_sealed.clone());
+        let mut sealed = current
+            .as_ref()
+            .and_then(|r| r.smtp_password_sealed.clone());
         if let Some(v) = change.smtp_server {
             s.smtp_server = v.trim().to_string();
         }
@@ -306,7 +333,15 @@ pub fn set(farm: &mut Farm, target: &Target, change: SettingsChange, now: i64) -
             certificate_sha1: v.certificate.clone(),
             updated_at: now,
         })?;
-        audit_changes(tx, target, &before, v, first_time, new_password.is_some(), now)?;
+        audit_changes(
+            tx,
+            target,
+            &before,
+            v,
+            first_time,
+            new_password.is_some(),
+            now,
+        )?;
         effective_in(tx, target, now)?.ok_or_else(|| Error::NoSettings {
             scope: target.label(),
             hint: "",
@@ -338,9 +373,17 @@ fn audit_changes(
         }
     };
     let opt = |o: &Option<String>| o.clone().unwrap_or_default();
-    note("server", before.smtp_server.clone(), after.smtp_server.clone());
+    note(
+        "server",
+        before.smtp_server.clone(),
+        after.smtp_server.clone(),
+    );
     note("port", before.port.to_string(), after.port.to_string());
-    note("encryption", before.encryption.to_string(), after.encryption.to_string());
+    note(
+        "encryption",
+        before.encryption.to_string(),
+        after.encryption.to_string(),
+    );
     note("from", opt(&before.from_address), opt(&after.from_address));
     note("reply-to", opt(&before.reply_to), opt(&after.reply_to));
     note("charset", before.charset.clone(), after.charset.clone());
@@ -374,7 +417,12 @@ pub fn clear(farm: &mut Farm, url: &WebAppUrl, now: i64) -> Result<bool> {
             if let Some(c) = old.and_then(|o| o.certificate_sha1) {
                 tx.audit(now, "unbind", url.as_str(), &c)?;
             }
-            tx.audit(now, "settings change", url.as_str(), "cleared: falls back to the farm")?;
+            tx.audit(
+                now,
+                "settings change",
+                url.as_str(),
+                "cleared: falls back to the farm",
+            )?;
         }
         Ok(had)
     })

@@ -53,7 +53,9 @@ impl FromStr for Encryption {
             "starttls" | "yes" => Ok(Encryption::StartTls),
             "tls" | "smtps" | "implicit" => Ok(Encryption::Tls),
             "none" | "no" | "plain" => Ok(Encryption::None),
-            other => Err(format!("'{other}' is not an encryption: use starttls, tls or none")),
+            other => Err(format!(
+                "'{other}' is not an encryption: use starttls, tls or none"
+            )),
         }
     }
 }
@@ -127,16 +129,46 @@ pub struct SettingsChange {
 
 /// Character sets offered (SharePoint's list, by IANA name).
 pub const CHARSETS: &[&str] = &[
-    "utf-8", "us-ascii", "iso-8859-1", "iso-8859-2", "iso-8859-3", "iso-8859-4", "iso-8859-5",
-    "iso-8859-6", "iso-8859-7", "iso-8859-8", "iso-8859-9", "iso-8859-13", "iso-8859-15",
-    "windows-1250", "windows-1251", "windows-1252", "windows-1253", "windows-1254",
-    "windows-1255", "windows-1256", "windows-1257", "windows-1258", "koi8-r", "koi8-u",
-    "shift_jis", "euc-jp", "iso-2022-jp", "gb2312", "gb18030", "big5", "euc-kr", "ks_c_5601-1987",
+    "utf-8",
+    "us-ascii",
+    "iso-8859-1",
+    "iso-8859-2",
+    "iso-8859-3",
+    "iso-8859-4",
+    "iso-8859-5",
+    "iso-8859-6",
+    "iso-8859-7",
+    "iso-8859-8",
+    "iso-8859-9",
+    "iso-8859-13",
+    "iso-8859-15",
+    "windows-1250",
+    "windows-1251",
+    "windows-1252",
+    "windows-1253",
+    "windows-1254",
+    "windows-1255",
+    "windows-1256",
+    "windows-1257",
+    "windows-1258",
+    "koi8-r",
+    "koi8-u",
+    "shift_jis",
+    "euc-jp",
+    "iso-2022-jp",
+    "gb2312",
+    "gb18030",
+    "big5",
+    "euc-kr",
+    "ks_c_5601-1987",
 ];
 
 /// Whether `s` is a host name (RFC 1123 labels) or an IP literal (IPv6 optionally in brackets).
 pub fn valid_host(s: &str) -> bool {
-    let inner = s.strip_prefix('[').and_then(|r| r.strip_suffix(']')).unwrap_or(s);
+    let inner = s
+        .strip_prefix('[')
+        .and_then(|r| r.strip_suffix(']'))
+        .unwrap_or(s);
     if inner.parse::<std::net::IpAddr>().is_ok() {
         return true;
     }
@@ -154,7 +186,8 @@ pub fn valid_host(s: &str) -> bool {
             && l.len() <= 63
             && !l.starts_with('-')
             && !l.ends_with('-')
-            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            && l.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
     })
 }
 
@@ -194,9 +227,19 @@ pub fn validate(
     cert: Option<&CertificateCheck>,
 ) -> Result<ValidatedSmtpSettings, Error> {
     let mut v = Vec::new();
-    let mut push = |field, rule, message: String| v.push(Violation { field, rule, message });
+    let mut push = |field, rule, message: String| {
+        v.push(Violation {
+            field,
+            rule,
+            message,
+        })
+    };
     if s.smtp_server.trim().is_empty() {
-        push(Field::Server, "server", "an SMTP server is required (--smtp-server)".into());
+        push(
+            Field::Server,
+            "server",
+            "an SMTP server is required (--smtp-server)".into(),
+        );
     } else if !valid_host(&s.smtp_server) {
         push(
             Field::Server,
@@ -205,9 +248,16 @@ pub fn validate(
         );
     }
     if s.port == 0 {
-        push(Field::Port, "port", "the port must be between 1 and 65535".into());
+        push(
+            Field::Port,
+            "port",
+            "the port must be between 1 and 65535".into(),
+        );
     }
-    for (field, value) in [(Field::From, &s.from_address), (Field::ReplyTo, &s.reply_to)] {
+    for (field, value) in [
+        (Field::From, &s.from_address),
+        (Field::ReplyTo, &s.reply_to),
+    ] {
         if let Some(a) = value
             && let Err(e) = parse_mailbox(a)
         {
@@ -218,17 +268,28 @@ pub fn validate(
         push(
             Field::Charset,
             "charset",
-            format!("'{}' is not a supported character set (e.g. utf-8, iso-8859-1, windows-1252)", s.charset),
+            format!(
+                "'{}' is not a supported character set (e.g. utf-8, iso-8859-1, windows-1252)",
+                s.charset
+            ),
         );
     }
     if let Some(h) = &s.helo
         && (!valid_host(h) || h.starts_with('['))
     {
-        push(Field::Helo, "helo", format!("'{h}' is not a valid HELO host name"));
+        push(
+            Field::Helo,
+            "helo",
+            format!("'{h}' is not a valid HELO host name"),
+        );
     }
     if let Some(u) = &s.smtp_user {
         if u.trim().is_empty() {
-            push(Field::Credentials, "credentials", "the SMTP user name is empty".into());
+            push(
+                Field::Credentials,
+                "credentials",
+                "the SMTP user name is empty".into(),
+            );
         }
         if !s.has_password {
             push(
@@ -300,10 +361,26 @@ mod tests {
 
     #[test]
     fn hosts() {
-        for ok in ["relay", "relay.contoso.com", "127.0.0.1", "::1", "[::1]", "mx-1.example.org."] {
+        for ok in [
+            "relay",
+            "relay.contoso.com",
+            "127.0.0.1",
+            "::1",
+            "[::1]",
+            "mx-1.example.org.",
+        ] {
             assert!(valid_host(ok), "{ok}");
         }
-        for bad in ["", "relay..com", "-relay", "relay-.com", "re lay", "1.2.3", "a/b", &"a".repeat(64)] {
+        for bad in [
+            "",
+            "relay..com",
+            "-relay",
+            "relay-.com",
+            "re lay",
+            "1.2.3",
+            "a/b",
+            &"a".repeat(64),
+        ] {
             assert!(!valid_host(bad), "{bad}");
         }
     }

@@ -53,15 +53,27 @@ mod tests {
     #[test]
     fn normalises() {
         for (i, o) in [
-            ("HTTPS://Intranet.Contoso.COM/", "https://intranet.contoso.com"),
-            ("https://intranet.contoso.com:443", "https://intranet.contoso.com"),
+            (
+                "HTTPS://Intranet.Contoso.COM/",
+                "https://intranet.contoso.com",
+            ),
+            (
+                "https://intranet.contoso.com:443",
+                "https://intranet.contoso.com",
+            ),
             ("http://intranet:80/sites/hr/", "http://intranet/sites/hr"),
             ("http://intranet:8080", "http://intranet:8080"),
             ("https://[::1]:8443/", "https://[::1]:8443"),
         ] {
             assert_eq!(WebAppUrl::parse(i).unwrap().as_str(), o, "{i}");
         }
-        for bad in ["intranet", "ftp://x", "https://", "https://u:p@x/", "https://x/?q=1"] {
+        for bad in [
+            "intranet",
+            "ftp://x",
+            "https://",
+            "https://u:p@x/",
+            "https://x/?q=1",
+        ] {
             assert!(WebAppUrl::parse(bad).is_err(), "{bad}");
         }
     }

@@ -83,10 +83,14 @@ pub(crate) enum WebappCommand {
     },
 }
 
+// Parsed once per run: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub(crate) enum SmtpCommand {
     /// Set outgoing e-mail settings; an option left out keeps its current value.
-    #[command(after_help = "EXAMPLES:\n  mailcert smtp set --farm --smtp-server relay.contoso.com --from sharepoint@contoso.com\n  mailcert smtp set --webapp https://intranet --smtp-server relay --certificate name:relay-2026\n  mailcert smtp set --webapp https://intranet --smtp-user svc --smtp-password-file pw.txt\n  mailcert smtp set --farm --no-certificate")]
+    #[command(
+        after_help = "EXAMPLES:\n  mailcert smtp set --farm --smtp-server relay.contoso.com --from sharepoint@contoso.com\n  mailcert smtp set --webapp https://intranet --smtp-server relay --certificate name:relay-2026\n  mailcert smtp set --webapp https://intranet --smtp-user svc --smtp-password-file pw.txt\n  mailcert smtp set --farm --no-certificate"
+    )]
     Set {
         #[command(flatten)]
         target: TargetArgs,
@@ -121,7 +125,12 @@ pub(crate) enum SmtpCommand {
         #[arg(long, value_name = "FILE", requires = "smtp_user")]
         smtp_password_file: Option<PathBuf>,
         /// Environment variable holding the SMTP password.
-        #[arg(long, value_name = "VAR", requires = "smtp_user", conflicts_with = "smtp_password_file")]
+        #[arg(
+            long,
+            value_name = "VAR",
+            requires = "smtp_user",
+            conflicts_with = "smtp_password_file"
+        )]
         smtp_password_env: Option<String>,
         /// Send anonymously: drop the stored credentials.
         #[arg(long)]

@@ -43,7 +43,14 @@ pub(crate) fn open(flag: Option<PathBuf>) -> Result<Farm> {
     Ok(Farm::open(&db, &key)?)
 }
 
-/// Now, in Unix seconds.
+/// Now, in Unix seconds. `MAILCERT_NOW` (RFC 3339) overrides the clock, so that an
+/// operator can ask "what will be eligible on that date?" and tests can age certificates.
 pub(crate) fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
+    std::env::var("MAILCERT_NOW")
+        .ok()
+        .and_then(|v| {
+            time::OffsetDateTime::parse(&v, &time::format_description::well_known::Rfc3339).ok()
+        })
+        .map(|t| t.unix_timestamp())
+        .unwrap_or_else(|| time::OffsetDateTime::now_utc().unix_timestamp())
 }

@@ -42,7 +42,7 @@ impl std::fmt::Display for Exit {
 impl std::error::Error for Exit {}
 
 /// Maps an error chain to the contract's exit code.
-fn exit_code(err: &anyhow::Error) -> u8 {
+pub(crate) fn exit_code(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {
         if let Some(e) = cause.downcast_ref::<Exit>() {
             return e.code;

@@ -223,7 +223,11 @@ fn p7b<'a>(certs: impl Iterator<Item = &'a Vec<u8>>) -> Result<Vec<u8>> {
 }
 
 /// Decrypts the sealed private key of `cert` (for the sender); wiped when dropped.
-pub fn open_private_key(farm: &Farm, cert: &CertRecord, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+pub fn open_private_key(
+    farm: &Farm,
+    cert: &CertRecord,
+    sealed: &[u8],
+) -> Result<Zeroizing<Vec<u8>>> {
     farm.master_key()?.open(
         sealed,
         &key_aad(&cert.facts.thumbprint_sha1),

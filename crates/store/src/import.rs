@@ -215,7 +215,10 @@ fn take_over_bindings(
         let mut b = new.facts.sans.clone();
         a.sort();
         b.sort();
-        if old.facts.subject == new.facts.subject && a == b && new.facts.not_after > old.facts.not_after {
+        if old.facts.subject == new.facts.subject
+            && a == b
+            && new.facts.not_after > old.facts.not_after
+        {
             renewed.push(old);
         }
     }

@@ -16,7 +16,13 @@ pub struct Changed {
 }
 
 /// Refuses when `c` is bound (unless `force`, which unbinds it); returns what was cleared.
-fn release_bindings(tx: &Tx<'_>, c: &CertRecord, force: bool, action: &str, now: i64) -> Result<Vec<String>> {
+fn release_bindings(
+    tx: &Tx<'_>,
+    c: &CertRecord,
+    force: bool,
+    action: &str,
+    now: i64,
+) -> Result<Vec<String>> {
     let bound: Vec<String> = tx
         .bindings(Some(&c.facts.thumbprint_sha1))?
         .iter()
@@ -37,7 +43,12 @@ fn release_bindings(tx: &Tx<'_>, c: &CertRecord, force: bool, action: &str, now:
     }
     tx.rebind(&c.facts.thumbprint_sha1, None, now)?;
     for b in &bound {
-        tx.audit(now, "unbind", b, &format!("{} ({action} --force)", c.facts.describe()))?;
+        tx.audit(
+            now,
+            "unbind",
+            b,
+            &format!("{} ({action} --force)", c.facts.describe()),
+        )?;
     }
     Ok(bound)
 }
@@ -48,13 +59,24 @@ pub fn remove(farm: &mut Farm, reference: &str, force: bool, now: i64) -> Result
         let c = tx.resolve(reference)?;
         let cleared = release_bindings(tx, &c, force, "remove", now)?;
         tx.delete(c.id)?;
-        tx.audit(now, "remove", &c.facts.describe(), &format!("from {}", c.store))?;
+        tx.audit(
+            now,
+            "remove",
+            &c.facts.describe(),
+            &format!("from {}", c.store),
+        )?;
         Ok(Changed { record: c, cleared })
     })
 }
 
 /// Moves a certificate to another store.
-pub fn move_to(farm: &mut Farm, reference: &str, to: StoreName, force: bool, now: i64) -> Result<Changed> {
+pub fn move_to(
+    farm: &mut Farm,
+    reference: &str,
+    to: StoreName,
+    force: bool,
+    now: i64,
+) -> Result<Changed> {
     farm.write(|tx| {
         let c = tx.resolve(reference)?;
         let mut cleared = Vec::new();
@@ -63,7 +85,12 @@ pub fn move_to(farm: &mut Farm, reference: &str, to: StoreName, force: bool, now
                 cleared = release_bindings(tx, &c, force, "move", now)?;
             }
             tx.set_store(c.id, to)?;
-            tx.audit(now, "move", &c.facts.describe(), &format!("{} -> {to}", c.store))?;
+            tx.audit(
+                now,
+                "move",
+                &c.facts.describe(),
+                &format!("{} -> {to}", c.store),
+            )?;
         }
         Ok(Changed {
             record: tx.by_id(c.id)?,
@@ -107,7 +134,12 @@ pub fn require_eligible(c: &CertRecord, now: i64) -> Result<()> {
 
 /// Moves every binding of `old` to `new` after checking `new` is eligible; returns the
 /// bindings moved.
-pub fn switch(farm: &mut Farm, old: &str, new: &str, now: i64) -> Result<(CertRecord, CertRecord, Vec<String>)> {
+pub fn switch(
+    farm: &mut Farm,
+    old: &str,
+    new: &str,
+    now: i64,
+) -> Result<(CertRecord, CertRecord, Vec<String>)> {
     farm.write(|tx| {
         let o = tx.resolve(old)?;
         let n = tx.resolve(new)?;
@@ -124,13 +156,23 @@ pub fn switch(farm: &mut Farm, old: &str, new: &str, now: i64) -> Result<(CertRe
 }
 
 /// Moves the bindings inside an open transaction, with audit lines.
-pub(crate) fn switch_in(tx: &Tx<'_>, o: &CertRecord, n: &CertRecord, why: &str, now: i64) -> Result<Vec<String>> {
+pub(crate) fn switch_in(
+    tx: &Tx<'_>,
+    o: &CertRecord,
+    n: &CertRecord,
+    why: &str,
+    now: i64,
+) -> Result<Vec<String>> {
     let moved: Vec<String> = tx
         .bindings(Some(&o.facts.thumbprint_sha1))?
         .iter()
         .map(|b| b.label())
         .collect();
-    tx.rebind(&o.facts.thumbprint_sha1, Some(&n.facts.thumbprint_sha1), now)?;
+    tx.rebind(
+        &o.facts.thumbprint_sha1,
+        Some(&n.facts.thumbprint_sha1),
+        now,
+    )?;
     for b in &moved {
         tx.audit(
             now,

@@ -34,7 +34,9 @@ pub(crate) fn parse_since(s: &str, now: i64) -> Result<i64> {
     }
     bail!(Exit {
         code: exit::USAGE,
-        message: format!("--since '{s}' is not a time: use 2026-11-28T10:00:00Z, 2026-11-28, or an age like 24h or 7d"),
+        message: format!(
+            "--since '{s}' is not a time: use 2026-11-28T10:00:00Z, 2026-11-28, or an age like 24h or 7d"
+        ),
     })
 }
 
@@ -61,7 +63,10 @@ pub(crate) fn run(g: &Globals, since: Option<&str>) -> Result<u8> {
             .collect();
         println!("{}", serde_json::Value::Array(v));
     } else {
-        println!("{:<20}  {:<12}  {:<16}  {:<44}  DETAIL", "TIME", "USER", "ACTION", "OBJECT");
+        println!(
+            "{:<20}  {:<12}  {:<16}  {:<44}  DETAIL",
+            "TIME", "USER", "ACTION", "OBJECT"
+        );
         for e in &entries {
             println!(
                 "{:<20}  {:<12}  {:<16}  {:<44}  {}",

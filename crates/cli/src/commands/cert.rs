@@ -171,7 +171,10 @@ pub(crate) fn run(g: &Globals, cmd: CertCommand) -> Result<u8> {
                 );
             } else if !g.quiet {
                 if moved.is_empty() {
-                    println!("{} was bound to nothing; nothing moved", old.facts.describe());
+                    println!(
+                        "{} was bound to nothing; nothing moved",
+                        old.facts.describe()
+                    );
                 } else {
                     println!(
                         "moved {} binding(s) from {} to {}: {}",
@@ -225,13 +228,17 @@ pub(crate) fn bound_map(farm: &mut Farm) -> Result<HashMap<String, Vec<String>>>
     let all = farm.read(|tx| tx.bindings(None))?;
     let mut map: HashMap<String, Vec<String>> = HashMap::new();
     for b in all {
-        map.entry(b.certificate_sha1.clone()).or_default().push(b.label());
+        map.entry(b.certificate_sha1.clone())
+            .or_default()
+            .push(b.label());
     }
     Ok(map)
 }
 
 fn bound_of(map: &HashMap<String, Vec<String>>, c: &CertRecord) -> Vec<String> {
-    map.get(&c.facts.thumbprint_sha1).cloned().unwrap_or_default()
+    map.get(&c.facts.thumbprint_sha1)
+        .cloned()
+        .unwrap_or_default()
 }
 
 /// Writes an export; 0600 when it carries a key, via a temporary file renamed into
@@ -351,13 +358,17 @@ fn import(
     let mut pw = secrets::from_source(password)?;
     let mut bound = bound_map(farm)?;
     let mut failed = 0usize;
+    let mut worst: Option<u8> = None;
     let mut json_items = Vec::new();
     for file in files {
         match import_one(farm, file, key, &mut pw, opts, now) {
             Ok(report) => {
                 for (old, moved) in &report.replaced {
                     bound.remove(&old.facts.thumbprint_sha1);
-                    bound.insert(report.leaf.record.facts.thumbprint_sha1.clone(), moved.clone());
+                    bound.insert(
+                        report.leaf.record.facts.thumbprint_sha1.clone(),
+                        moved.clone(),
+                    );
                 }
                 if g.json {
                     let chain: Vec<_> = report
@@ -425,6 +436,12 @@ fn import(
             }
             Err(e) => {
                 failed += 1;
+                let code = crate::exit_code(&e);
+                worst = match worst {
+                    None => Some(code),
+                    Some(w) if w == code => Some(w),
+                    Some(_) => Some(exit::ERROR),
+                };
                 eprintln!("mailcert: {e:#}");
                 if g.json {
                     json_items.push(serde_json::json!({
@@ -446,7 +463,7 @@ fn import(
                 files.len()
             );
         }
-        return Ok(exit::ERROR);
+        return Ok(worst.unwrap_or(exit::ERROR));
     }
     Ok(exit::OK)
 }
@@ -468,11 +485,18 @@ fn list(g: &Globals, farm: &mut Farm, filter: &CertFilter, now: i64) -> Result<u
             let written = if g.json {
                 let sep: &[u8] = if first { b"\n" } else { b",\n" };
                 out.write_all(sep).and_then(|_| {
-                    serde_json::to_writer(&mut out, &output::cert_json(&c, now, bound_of(&bound, &c)))
-                        .map_err(std::io::Error::other)
+                    serde_json::to_writer(
+                        &mut out,
+                        &output::cert_json(&c, now, bound_of(&bound, &c)),
+                    )
+                    .map_err(std::io::Error::other)
                 })
             } else {
-                writeln!(out, "{}", output::table_row(&c, now, !bound_of(&bound, &c).is_empty()))
+                writeln!(
+                    out,
+                    "{}",
+                    output::table_row(&c, now, !bound_of(&bound, &c).is_empty())
+                )
             };
             first = false;
             written.map_err(|e| mailcert_store::Error::Io {

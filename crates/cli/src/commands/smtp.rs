@@ -2,8 +2,7 @@
 
 use anyhow::Result;
 use mailcert_binding::{
-    Credentials, Effective, Encryption, Field, SettingsChange, Source, Target, Violation,
-    WebAppUrl,
+    Credentials, Effective, Encryption, Field, SettingsChange, Source, Target, Violation, WebAppUrl,
 };
 use mailcert_store::rfc3339;
 
@@ -81,8 +80,14 @@ fn show_text(e: &Effective) -> String {
             Encryption::None => "none (SMTP encryption disabled)".into(),
         },
     );
-    line("From address:", s.from_address.clone().unwrap_or_else(|| "(not set)".into()));
-    line("Reply-to address:", s.reply_to.clone().unwrap_or_else(|| "(not set)".into()));
+    line(
+        "From address:",
+        s.from_address.clone().unwrap_or_else(|| "(not set)".into()),
+    );
+    line(
+        "Reply-to address:",
+        s.reply_to.clone().unwrap_or_else(|| "(not set)".into()),
+    );
     line("Character set:", s.charset.clone());
     line(
         "HELO name:",
@@ -93,7 +98,10 @@ fn show_text(e: &Effective) -> String {
     line(
         "Authentication:",
         match &s.smtp_user {
-            Some(u) => format!("user {u}, password {}", if s.has_password { "set" } else { "NOT set" }),
+            Some(u) => format!(
+                "user {u}, password {}",
+                if s.has_password { "set" } else { "NOT set" }
+            ),
             None => "anonymous".into(),
         },
     );
@@ -105,7 +113,10 @@ fn show_text(e: &Effective) -> String {
                 "{} ({}) [Expiration: {}] {}",
                 c.facts.subject_cn.as_deref().unwrap_or(&c.facts.subject),
                 c.friendly_name.as_deref().unwrap_or("no friendly name"),
-                rfc3339(c.facts.not_after).chars().take(10).collect::<String>(),
+                rfc3339(c.facts.not_after)
+                    .chars()
+                    .take(10)
+                    .collect::<String>(),
                 c.facts.thumbprint_sha1
             ),
             (Some(sha1), None) => format!("{sha1} (no longer in the farm)"),
@@ -147,7 +158,12 @@ pub(crate) fn run(g: &Globals, cmd: SmtpCommand) -> Result<u8> {
         } => {
             let target = target(&t)?;
             let port = match port {
-                Some(p) => Some(u16::try_from(p).ok().filter(|p| *p > 0).ok_or_else(bad_port)?),
+                Some(p) => Some(
+                    u16::try_from(p)
+                        .ok()
+                        .filter(|p| *p > 0)
+                        .ok_or_else(bad_port)?,
+                ),
                 None => None,
             };
             let credentials = match (smtp_user, no_smtp_credentials) {
@@ -218,13 +234,20 @@ pub(crate) fn run(g: &Globals, cmd: SmtpCommand) -> Result<u8> {
             } else {
                 print!("{}", show_text(&e));
             }
-            Ok(if e.problems.is_empty() { exit::OK } else { exit::REJECTED })
+            Ok(if e.problems.is_empty() {
+                exit::OK
+            } else {
+                exit::REJECTED
+            })
         }
         SmtpCommand::Clear { webapp } => {
             let url = WebAppUrl::parse(&webapp)?;
             let had = mailcert_binding::clear(&mut farm, &url, now)?;
             if g.json {
-                println!("{}", serde_json::json!({"url": url.as_str(), "cleared": had}));
+                println!(
+                    "{}",
+                    serde_json::json!({"url": url.as_str(), "cleared": had})
+                );
             } else if !g.quiet {
                 if had {
                     println!("{url} now uses the farm's outgoing e-mail settings");

@@ -56,7 +56,11 @@ pub(crate) fn run(g: &Globals, cmd: WebappCommand) -> Result<u8> {
                 );
                 for (w, e) in &apps {
                     let (server, cert, status) = match e {
-                        None => ("(none: set the farm's)".to_string(), String::new(), "no settings".to_string()),
+                        None => (
+                            "(none: set the farm's)".to_string(),
+                            String::new(),
+                            "no settings".to_string(),
+                        ),
                         Some(e) => (
                             format!(
                                 "{}:{} ({})",

@@ -70,7 +70,9 @@ pub struct BindingRef {
 impl BindingRef {
     /// `"farm"` or the web application URL, as the contract's `bound_to` shows it.
     pub fn label(&self) -> String {
-        self.webapp_url.clone().unwrap_or_else(|| "farm".to_string())
+        self.webapp_url
+            .clone()
+            .unwrap_or_else(|| "farm".to_string())
     }
 }
 
@@ -155,10 +157,14 @@ impl Tx<'_> {
     pub fn settings(&self, scope: Scope) -> Result<Option<SettingsRow>> {
         let sql = match scope {
             Scope::Farm => {
-                format!("SELECT {SETTINGS_COLUMNS} FROM smtp_settings WHERE web_application_id IS NULL")
+                format!(
+                    "SELECT {SETTINGS_COLUMNS} FROM smtp_settings WHERE web_application_id IS NULL"
+                )
             }
             Scope::WebApp(_) => {
-                format!("SELECT {SETTINGS_COLUMNS} FROM smtp_settings WHERE web_application_id = ?1")
+                format!(
+                    "SELECT {SETTINGS_COLUMNS} FROM smtp_settings WHERE web_application_id = ?1"
+                )
             }
         };
         let mut st = self.sql().prepare(&sql)?;
@@ -199,12 +205,14 @@ impl Tx<'_> {
     /// Drops the settings of a scope; returns whether there were any.
     pub fn delete_settings(&self, scope: Scope) -> Result<bool> {
         let n = match scope {
-            Scope::Farm => self
-                .sql()
-                .execute("DELETE FROM smtp_settings WHERE web_application_id IS NULL", [])?,
-            Scope::WebApp(id) => self
-                .sql()
-                .execute("DELETE FROM smtp_settings WHERE web_application_id = ?1", [id])?,
+            Scope::Farm => self.sql().execute(
+                "DELETE FROM smtp_settings WHERE web_application_id IS NULL",
+                [],
+            )?,
+            Scope::WebApp(id) => self.sql().execute(
+                "DELETE FROM smtp_settings WHERE web_application_id = ?1",
+                [id],
+            )?,
         };
         Ok(n > 0)
     }
