@@ -244,3 +244,26 @@ impl Tx<'_> {
         )?)
     }
 }
+
+impl Tx<'_> {
+    /// A farm-wide setting (such as the administrator password hash), if set.
+    pub fn meta(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .sql()
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Sets a farm-wide setting. The key `master_key_check` is reserved.
+    pub fn set_meta(&self, key: &str, value: &[u8]) -> Result<()> {
+        if key == "master_key_check" {
+            return Err(Error::Internal("the master key check cannot be overwritten".into()));
+        }
+        self.sql().execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+}
