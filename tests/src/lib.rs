@@ -4,6 +4,8 @@
 //! The binary is the one cargo built into the same target directory as the test
 //! (`cargo build --workspace` before `cargo test`, as the README's test command does).
 
+pub mod postfix;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
