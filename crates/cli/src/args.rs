@@ -43,6 +43,66 @@ pub(crate) enum Command {
     /// Outgoing e-mail (SMTP) settings of the farm and of web applications.
     #[command(subcommand)]
     Smtp(SmtpCommand),
+    /// Send a message through a web application's outgoing e-mail settings,
+    /// presenting the bound client certificate with its chain.
+    #[command(
+        after_help = "EXAMPLES:\n  echo 'Hello' | mailcert send --webapp https://intranet --to ops@contoso.com --subject Test\n  mailcert send --webapp https://intranet --message a.eml b.eml   # one connection, a line per message\n\nExit 5 when any message was not delivered."
+    )]
+    Send {
+        #[command(flatten)]
+        target: OptionalTarget,
+        /// Recipients of a message built from --subject and the body.
+        #[arg(long, value_name = "ADDR", num_args = 1.., required_unless_present = "message", conflicts_with = "message")]
+        to: Vec<String>,
+        /// Subject of the built message.
+        #[arg(long, value_name = "TEXT", default_value = "")]
+        subject: String,
+        /// Body of the built message (standard input when left out).
+        #[arg(long, value_name = "FILE")]
+        body_file: Option<PathBuf>,
+        /// Whole RFC 5322 messages to send (recipients from To/Cc/Bcc), all over one connection.
+        #[arg(long, value_name = "FILE", num_args = 1..)]
+        message: Vec<PathBuf>,
+        /// Seconds to wait for the server at each step.
+        #[arg(long, value_name = "SECS", default_value_t = 30)]
+        timeout: u64,
+    },
+    /// sendmail-compatible drop-in: reads a message on standard input and sends it.
+    #[command(
+        after_help = "Use it where /usr/sbin/sendmail is expected (cron, mailx, applications):\n  printf 'Subject: hi\\n\\nbody\\n' | mailcert sendmail ops@contoso.com\n  mailcert sendmail -t < message.eml\nThe web application is --webapp, else $MAILCERT_WEBAPP, else the farm's settings.\n-i, -o… , -B, -N and -F are accepted for compatibility."
+    )]
+    Sendmail {
+        /// Read recipients from the To, Cc and Bcc headers (Bcc is removed).
+        #[arg(short = 't')]
+        read_recipients: bool,
+        /// Envelope sender.
+        #[arg(short = 'f', visible_short_alias = 'r', value_name = "FROM")]
+        from: Option<String>,
+        /// Full name of the sender (used when the message has no From header).
+        #[arg(short = 'F', value_name = "NAME")]
+        full_name: Option<String>,
+        /// Ignored: a lone dot never ends the message here.
+        #[arg(short = 'i')]
+        ignore_dots: bool,
+        /// Ignored sendmail options (-oi, -oem, …).
+        #[arg(short = 'o', value_name = "OPT")]
+        options: Vec<String>,
+        /// Ignored body type (-B 8BITMIME).
+        #[arg(short = 'B', value_name = "TYPE")]
+        body_type: Option<String>,
+        /// Ignored DSN request (-N never).
+        #[arg(short = 'N', value_name = "DSN")]
+        dsn: Option<String>,
+        /// The web application whose settings to use.
+        #[arg(long, value_name = "URL", env = "MAILCERT_WEBAPP")]
+        webapp: Option<String>,
+        /// Recipients.
+        #[arg(value_name = "RCPT")]
+        recipients: Vec<String>,
+    },
+    /// The whole job in a throw-away farm against a loopback relay: make a CA and a
+    /// client certificate, import, bind, send, and show what the relay saw.
+    Demo,
     /// Who changed which certificate, setting or binding, newest first.
     Audit {
         /// Only entries since TIME: RFC 3339 (2026-11-28T10:00:00Z), a date (2026-11-28),
@@ -60,6 +120,17 @@ pub(crate) struct TargetArgs {
     #[arg(long)]
     pub(crate) farm: bool,
     /// A web application's settings.
+    #[arg(long, value_name = "URL")]
+    pub(crate) webapp: Option<String>,
+}
+
+/// Settings level for sending: a web application, or the farm when none is given.
+#[derive(Debug, Args, Clone)]
+pub(crate) struct OptionalTarget {
+    /// Use the farm's settings.
+    #[arg(long, conflicts_with = "webapp")]
+    pub(crate) farm: bool,
+    /// Use this web application's effective settings.
     #[arg(long, value_name = "URL")]
     pub(crate) webapp: Option<String>,
 }
@@ -147,6 +218,15 @@ pub(crate) enum SmtpCommand {
     Show {
         #[command(flatten)]
         target: TargetArgs,
+    },
+    /// Connect, negotiate TLS with the bound certificate, EHLO, authenticate, and quit
+    /// without sending: a report of each step.
+    Test {
+        #[command(flatten)]
+        target: TargetArgs,
+        /// Seconds to wait for the server at each step.
+        #[arg(long, value_name = "SECS", default_value_t = 30)]
+        timeout: u64,
     },
     /// Drop a web application's own settings so that it uses the farm's.
     Clear {

@@ -47,6 +47,21 @@ pub(crate) fn exit_code(err: &anyhow::Error) -> u8 {
         if let Some(e) = cause.downcast_ref::<Exit>() {
             return e.code;
         }
+        if let Some(e) = cause.downcast_ref::<mailcert_sender::SendError>() {
+            return match e {
+                mailcert_sender::SendError::InvalidOptions { .. } => exit::REJECTED,
+                _ => commands::send::DELIVERY_FAILED,
+            };
+        }
+        if let Some(e) = cause.downcast_ref::<mailcert_sender::MessageError>() {
+            return match e {
+                mailcert_sender::MessageError::NoRecipients => exit::USAGE,
+                mailcert_sender::MessageError::NoSender
+                | mailcert_sender::MessageError::BadAddress(_)
+                | mailcert_sender::MessageError::Unencodable { .. } => exit::REJECTED,
+                _ => exit::ERROR,
+            };
+        }
         let kind = if let Some(e) = cause.downcast_ref::<mailcert_binding::Error>() {
             Some(e.kind())
         } else {

@@ -2,6 +2,8 @@
 
 mod audit;
 mod cert;
+mod demo;
+pub(crate) mod send;
 mod smtp;
 mod webapp;
 
@@ -32,6 +34,31 @@ pub(crate) fn run(cli: Cli) -> Result<u8> {
         Command::Webapp(c) => webapp::run(&g, c),
         Command::Smtp(c) => smtp::run(&g, c),
         Command::Audit { since } => audit::run(&g, since.as_deref()),
+        Command::Send {
+            target,
+            to,
+            subject,
+            body_file,
+            message,
+            timeout,
+        } => send::send(
+            &g,
+            &target,
+            &to,
+            &subject,
+            body_file.as_ref(),
+            &message,
+            timeout,
+        ),
+        Command::Sendmail {
+            read_recipients,
+            from,
+            full_name,
+            webapp,
+            recipients,
+            ..
+        } => send::sendmail(&g, read_recipients, from, full_name, webapp, recipients),
+        Command::Demo => demo::run(&g),
     }
 }
 

@@ -240,6 +240,10 @@ pub(crate) fn run(g: &Globals, cmd: SmtpCommand) -> Result<u8> {
                 exit::REJECTED
             })
         }
+        SmtpCommand::Test { target: t, timeout } => {
+            drop(farm);
+            super::send::test(g, &target(&t)?, timeout)
+        }
         SmtpCommand::Clear { webapp } => {
             let url = WebAppUrl::parse(&webapp)?;
             let had = mailcert_binding::clear(&mut farm, &url, now)?;

@@ -1,0 +1,308 @@
+//! `mailcert send`, `mailcert sendmail` and `mailcert smtp test`: delivery through the
+//! effective settings, presenting the bound certificate with its chain.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use mailcert_binding::{SendPlan, Target, WebAppUrl};
+use mailcert_sender::{
+    ConnectOptions, Delivery, HandshakeReport, Outgoing, RawOptions, SendError, Session,
+};
+
+use super::Globals;
+use crate::args::OptionalTarget;
+use crate::{Exit, context, exit};
+
+/// Exit code for failed delivery.
+pub(crate) const DELIVERY_FAILED: u8 = 5;
+
+pub(crate) fn optional_target(t: &OptionalTarget) -> Result<Target> {
+    Ok(match &t.webapp {
+        Some(u) => Target::WebApp(WebAppUrl::parse(u)?),
+        None => Target::Farm,
+    })
+}
+
+/// Resolves the plan and the connection options for `target`.
+pub(crate) fn prepare(
+    g: &Globals,
+    target: &Target,
+    timeout: u64,
+) -> Result<(SendPlan, ConnectOptions)> {
+    let mut farm = context::open(g.db.clone())?;
+    let plan = mailcert_binding::plan(&mut farm, target, context::now())?;
+    let options = mailcert_sender::connect_options(&plan, Duration::from_secs(timeout.max(1)))
+        .context("the bound certificate cannot be used as a TLS client identity")?;
+    Ok((plan, options))
+}
+
+fn read_stdin() -> Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    std::io::stdin()
+        .take(64 * 1024 * 1024)
+        .read_to_end(&mut buf)
+        .context("reading the message from standard input")?;
+    Ok(buf)
+}
+
+fn describe_delivery(d: &Delivery) -> String {
+    let mut s = format!("accepted by {}: {}", d.accepted.len(), d.reply);
+    if !d.refused.is_empty() {
+        let refused: Vec<String> = d
+            .refused
+            .iter()
+            .map(|r| format!("{} ({})", r.address, r.reply))
+            .collect();
+        s.push_str(&format!("; refused: {}", refused.join(", ")));
+    }
+    s
+}
+
+fn send_error_text(e: &SendError) -> String {
+    format!("failed at {}: {e}", e.step())
+}
+
+/// Sends and prints a line per message; exit 5 when any failed.
+fn deliver(
+    g: &Globals,
+    options: &ConnectOptions,
+    labels: &[String],
+    messages: &[Outgoing],
+) -> Result<u8> {
+    let results = mailcert_sender::send_all(options, messages);
+    let mut failed = 0;
+    let mut json = Vec::new();
+    for ((label, m), r) in labels.iter().zip(messages).zip(&results) {
+        match r {
+            Ok(d) => {
+                if !d.refused.is_empty() {
+                    failed += 1;
+                }
+                if g.json {
+                    json.push(serde_json::json!({
+                        "message": label,
+                        "ok": d.refused.is_empty(),
+                        "from": m.envelope.from,
+                        "accepted": d.accepted.iter().map(|a| &a.address).collect::<Vec<_>>(),
+                        "refused": d.refused.iter().map(|a| serde_json::json!({"address": a.address, "reply": a.reply.to_string()})).collect::<Vec<_>>(),
+                        "reply": d.reply.to_string(),
+                        "queue_id": d.queue_id(),
+                    }));
+                } else if !g.quiet {
+                    println!("{label}: sent, {}", describe_delivery(d));
+                }
+            }
+            Err(e) => {
+                failed += 1;
+                if g.json {
+                    json.push(serde_json::json!({
+                        "message": label,
+                        "ok": false,
+                        "step": e.step(),
+                        "error": e.to_string(),
+                        "reply": e.reply().map(ToString::to_string),
+                    }));
+                }
+                eprintln!("mailcert: {label}: {}", send_error_text(e));
+            }
+        }
+    }
+    if g.json {
+        println!("{}", serde_json::Value::Array(json));
+    }
+    Ok(if failed > 0 {
+        DELIVERY_FAILED
+    } else {
+        exit::OK
+    })
+}
+
+/// `mailcert send`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn send(
+    g: &Globals,
+    target: &OptionalTarget,
+    to: &[String],
+    subject: &str,
+    body_file: Option<&PathBuf>,
+    message: &[PathBuf],
+    timeout: u64,
+) -> Result<u8> {
+    let target = optional_target(target)?;
+    let (plan, options) = prepare(g, &target, timeout)?;
+    let settings = &plan.effective.settings;
+    let helo = options.helo.clone();
+    let mut labels = Vec::new();
+    let mut messages = Vec::new();
+    if message.is_empty() {
+        let body = match body_file {
+            Some(p) => std::fs::read(p)
+                .with_context(|| format!("{}: cannot read the body", p.display()))?,
+            None => read_stdin()?,
+        };
+        let body = String::from_utf8(body).map_err(|_| Exit {
+            code: exit::ERROR,
+            message: "the body is not UTF-8 text".into(),
+        })?;
+        messages.push(mailcert_sender::compose(
+            settings, &helo, to, subject, &body,
+        )?);
+        labels.push(format!("message to {}", to.join(", ")));
+    } else {
+        for p in message {
+            let raw = std::fs::read(p)
+                .with_context(|| format!("{}: cannot read the message", p.display()))?;
+            let m = mailcert_sender::from_raw(
+                settings,
+                &helo,
+                &raw,
+                &RawOptions {
+                    recipients_from_headers: true,
+                    ..Default::default()
+                },
+            )
+            .with_context(|| p.display().to_string())?;
+            messages.push(m);
+            labels.push(p.display().to_string());
+        }
+    }
+    deliver(g, &options, &labels, &messages)
+}
+
+/// `mailcert sendmail`.
+pub(crate) fn sendmail(
+    g: &Globals,
+    read_recipients: bool,
+    from: Option<String>,
+    full_name: Option<String>,
+    webapp: Option<String>,
+    recipients: Vec<String>,
+) -> Result<u8> {
+    let target = match webapp.filter(|w| !w.trim().is_empty()) {
+        Some(u) => Target::WebApp(WebAppUrl::parse(&u)?),
+        None => Target::Farm,
+    };
+    let raw = read_stdin()?;
+    let (plan, options) = prepare(g, &target, 60)?;
+    let mut settings = plan.effective.settings.clone();
+    if let (Some(name), Some(f)) = (full_name, &from) {
+        // sendmail -F: the From the message gets when it has none.
+        settings.from_address = Some(format!("{name} <{f}>"));
+    }
+    let m = mailcert_sender::from_raw(
+        &settings,
+        &options.helo,
+        &raw,
+        &RawOptions {
+            recipients,
+            recipients_from_headers: read_recipients,
+            envelope_from: from,
+        },
+    )?;
+    let label = format!("message to {}", m.envelope.to.join(", "));
+    deliver(g, &options, &[label], &[m])
+}
+
+fn report_lines(r: &HandshakeReport, plan: &SendPlan, options: &ConnectOptions) -> Vec<String> {
+    let mut out = vec![format!(
+        "connect {}:{} ok: {}",
+        options.host, options.port, r.greeting
+    )];
+    match (&r.tls_version, &r.cipher_suite) {
+        (Some(v), Some(c)) => out.push(format!(
+            "tls ({}) ok: {v}, {c}",
+            match options.security {
+                mailcert_sender::Security::StartTls => "STARTTLS",
+                mailcert_sender::Security::ImplicitTls => "implicit TLS",
+                mailcert_sender::Security::None => "none",
+            }
+        )),
+        _ => out.push("tls: none (SMTP encryption disabled in the settings)".into()),
+    }
+    if let Some(c) = &r.server_certificate {
+        out.push(format!(
+            "server certificate: {} (issuer {}), expires {}, verified for {}",
+            c.subject, c.issuer, c.not_after, options.host
+        ));
+    }
+    out.push(format!(
+        "client certificate requested by the server: {}{}",
+        if r.client_cert_requested { "yes" } else { "no" },
+        if r.client_cert_hints.is_empty() {
+            String::new()
+        } else {
+            format!(" (accepted issuers: {})", r.client_cert_hints.join("; "))
+        }
+    ));
+    let bound = plan
+        .effective
+        .certificate
+        .as_ref()
+        .map(|c| format!("{} ({})", c.display_name(), c.facts.thumbprint_sha1));
+    out.push(match (&r.client_cert_sent, &bound) {
+        (Some(sha1), Some(b)) => format!(
+            "client certificate sent: {b} with {} intermediate(s){}",
+            plan.chain.len().saturating_sub(1),
+            if b.contains(sha1.as_str()) {
+                ""
+            } else {
+                " (thumbprint differs!)"
+            }
+        ),
+        (None, Some(b)) => {
+            format!("client certificate bound but not sent (the server did not ask): {b}")
+        }
+        (_, None) => "client certificate: none bound".into(),
+    });
+    out.push(format!("EHLO extensions: {}", r.extensions.join(", ")));
+    out.push(match &r.auth_mechanism {
+        Some(m) => format!("auth ok ({m})"),
+        None => "auth: not configured (anonymous)".into(),
+    });
+    out
+}
+
+/// `mailcert smtp test`.
+pub(crate) fn test(g: &Globals, target: &Target, timeout: u64) -> Result<u8> {
+    let (plan, options) = prepare(g, target, timeout)?;
+    match Session::connect(&options) {
+        Ok(session) => {
+            let mut lines = report_lines(session.report(), &plan, &options);
+            let quit = session.quit();
+            lines.push(match &quit {
+                Ok(()) => "quit ok; no message was sent".into(),
+                Err(e) => format!("quit: {e}"),
+            });
+            if g.json {
+                println!("{}", serde_json::json!({"ok": true, "steps": lines}));
+            } else {
+                for l in &lines {
+                    println!("{l}");
+                }
+            }
+            Ok(exit::OK)
+        }
+        Err(e) => {
+            if g.json {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "ok": false,
+                        "step": e.step(),
+                        "error": e.to_string(),
+                        "reply": e.reply().map(ToString::to_string),
+                    })
+                );
+            }
+            eprintln!(
+                "mailcert: {}:{}: {}",
+                options.host,
+                options.port,
+                send_error_text(&e)
+            );
+            Ok(DELIVERY_FAILED)
+        }
+    }
+}
