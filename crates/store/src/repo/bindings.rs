@@ -257,7 +257,9 @@ impl Tx<'_> {
     /// Sets a farm-wide setting. The key `master_key_check` is reserved.
     pub fn set_meta(&self, key: &str, value: &[u8]) -> Result<()> {
         if key == "master_key_check" {
-            return Err(Error::Internal("the master key check cannot be overwritten".into()));
+            return Err(Error::Internal(
+                "the master key check cannot be overwritten".into(),
+            ));
         }
         self.sql().execute(
             "INSERT INTO meta (key, value) VALUES (?1, ?2)
