@@ -512,3 +512,31 @@ fn an_unhealthy_binding_is_refused_before_connecting() {
     std::thread::sleep(Duration::from_millis(100));
     assert_eq!(server.connections(), 0);
 }
+
+#[test]
+fn called_as_sendmail_it_is_sendmail() {
+    let server = relay(false);
+    let f = farm(&server, "starttls");
+    let link = f.dir.path().join("sendmail");
+    std::os::unix::fs::symlink(mailcert_tests::binary(), &link).unwrap();
+    let mut c = std::process::Command::new(&link);
+    c.args(["-oi", "-t"])
+        .env("MAILCERT_DB", f.db())
+        .env("MAILCERT_WEBAPP", APP)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    {
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"To: root@contoso.com\nSubject: cron\n\nok\n")
+            .unwrap();
+    }
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{o:?}");
+    assert_eq!(one_message(&server).recipients, ["root@contoso.com"]);
+}

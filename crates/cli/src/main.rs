@@ -81,8 +81,22 @@ pub(crate) fn exit_code(err: &anyhow::Error) -> u8 {
     exit::ERROR
 }
 
+/// The arguments, with `sendmail` put first when the binary is called as `sendmail`
+/// (a symlink in place of /usr/sbin/sendmail).
+fn arguments() -> Vec<std::ffi::OsString> {
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let called_as_sendmail = args
+        .first()
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .is_some_and(|n| n == "sendmail");
+    if called_as_sendmail {
+        args.insert(1, "sendmail".into());
+    }
+    args
+}
+
 fn main() -> ExitCode {
-    let cli = args::Cli::parse();
+    let cli = args::Cli::parse_from(arguments());
     match commands::run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
