@@ -1,0 +1,225 @@
+//! The page frame (header, navigation, messages), the style sheet, and small rendering
+//! helpers. Every page is built with maud, which escapes every interpolated value (text
+//! and attributes alike), so user-controlled text cannot become markup.
+
+use maud::{DOCTYPE, Markup, html};
+
+use crate::session::{Flash, FlashKind};
+
+/// The style sheet, served at [`CSS_PATH`].
+pub(crate) const CSS: &str = include_str!("admin.css");
+/// Where the style sheet is served.
+pub(crate) const CSS_PATH: &str = "/static/admin.css";
+
+/// The sections in the navigation bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Nav {
+    /// Certificates.
+    Certificates,
+    /// Web applications.
+    WebApps,
+    /// The farm's outgoing e-mail settings.
+    FarmSettings,
+    /// The audit log.
+    Audit,
+    /// Nothing highlighted (sign-in, errors).
+    None,
+}
+
+const SECTIONS: [(Nav, &str, &str); 4] = [
+    (Nav::Certificates, "/certificates", "Certificates"),
+    (Nav::WebApps, "/webapps", "Web applications"),
+    (
+        Nav::FarmSettings,
+        "/settings/farm",
+        "Outgoing e-mail (farm)",
+    ),
+    (Nav::Audit, "/audit", "Audit log"),
+];
+
+/// What the frame needs from the request: the CSRF token for the sign-out form (None
+/// when not signed in) and the messages to show.
+pub(crate) struct Chrome<'a> {
+    /// The session's CSRF token, when signed in.
+    pub(crate) csrf: Option<&'a str>,
+    /// One-shot messages.
+    pub(crate) flashes: &'a [Flash],
+    /// The highlighted section.
+    pub(crate) active: Nav,
+}
+
+/// A whole page: `title` in the tab and as the heading, `body` below the messages.
+pub(crate) fn page(title: &str, chrome: &Chrome<'_>, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="referrer" content="no-referrer";
+                title { (title) " · mailcert Central Administration" }
+                link rel="stylesheet" href=(CSS_PATH);
+            }
+            body {
+                header.top {
+                    div.brand { "mailcert " span { "Central Administration" } }
+                    @if let Some(csrf) = chrome.csrf {
+                        nav aria-label="Sections" {
+                            ul {
+                                @for (nav, href, label) in SECTIONS {
+                                    li {
+                                        @if nav == chrome.active {
+                                            a.active href=(href) aria-current="page" { (label) }
+                                        } @else {
+                                            a href=(href) { (label) }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                        form.signout method="post" action="/signout" {
+                            (csrf_field(csrf))
+                            button.link type="submit" { "Sign out" }
+                        }
+                    }
+                }
+                main {
+                    h1 { (title) }
+                    @for f in chrome.flashes { (flash(f)) }
+                    (body)
+                }
+                footer { "mailcert · certificates for SMTP relays that demand client authentication" }
+            }
+        }
+    }
+}
+
+/// One message box.
+pub(crate) fn flash(f: &Flash) -> Markup {
+    let (class, role) = match f.kind {
+        FlashKind::Ok => ("flash ok", "status"),
+        FlashKind::Info => ("flash info", "status"),
+        FlashKind::Error => ("flash error", "alert"),
+    };
+    html! {
+        div class=(class) role=(role) {
+            strong { (f.title) }
+            @if !f.lines.is_empty() {
+                ul { @for l in &f.lines { li { (l) } } }
+            }
+        }
+    }
+}
+
+/// The hidden CSRF field every form carries.
+pub(crate) fn csrf_field(token: &str) -> Markup {
+    html! { input type="hidden" name=(crate::csrf::FIELD) value=(token); }
+}
+
+/// Errors shown beside a field (nothing when there are none).
+pub(crate) fn field_errors(id: &str, errors: &[String]) -> Markup {
+    html! {
+        @if !errors.is_empty() {
+            ul.field-error id=(format!("{id}-error")) role="alert" {
+                @for e in errors { li { (e) } }
+            }
+        }
+    }
+}
+
+/// A green "Yes" or red "No" badge.
+pub(crate) fn yes_no(yes: bool) -> Markup {
+    if yes {
+        html! { span.badge.good { "Yes" } }
+    } else {
+        html! { span.badge.bad { "No" } }
+    }
+}
+
+/// The date part (YYYY-MM-DD) of a Unix time, UTC.
+pub(crate) fn date(secs: i64) -> String {
+    mailcert_store::rfc3339(secs).chars().take(10).collect()
+}
+
+/// Date and time of a Unix time, UTC, for people.
+pub(crate) fn date_time(secs: i64) -> String {
+    mailcert_store::rfc3339(secs).replacen('T', " ", 1)
+}
+
+/// Whole days from `now` until `t` (negative once past).
+pub(crate) fn days_until(t: i64, now: i64) -> i64 {
+    (t - now).div_euclid(86_400)
+}
+
+/// Percent-encodes a query value.
+pub(crate) fn query_value(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_text_and_attributes() {
+        let hostile = r#"<script>alert("x")</script>&'"#;
+        let m = html! { p title=(hostile) { (hostile) } };
+        let s = m.into_string();
+        assert!(!s.contains("<script>"), "{s}");
+        assert!(s.contains("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;"));
+        // The attribute cannot be closed early.
+        assert_eq!(s.matches('"').count(), 2, "{s}");
+    }
+
+    #[test]
+    fn flash_and_errors_escape() {
+        let f = Flash::new(
+            FlashKind::Error,
+            "<b>bad</b>",
+            vec!["<img src=x onerror=alert(1)>".into()],
+        );
+        let s = flash(&f).into_string();
+        assert!(!s.contains("<b>") && !s.contains("<img"), "{s}");
+        let s = field_errors("server", &["\"><svg>".into()]).into_string();
+        assert!(!s.contains("<svg>"), "{s}");
+    }
+
+    #[test]
+    fn page_frame() {
+        let flashes = [Flash::new(FlashKind::Ok, "Saved.", vec![])];
+        let s = page(
+            "Certificates <&>",
+            &Chrome {
+                csrf: Some("abc123"),
+                flashes: &flashes,
+                active: Nav::Certificates,
+            },
+            html! { p { "body" } },
+        )
+        .into_string();
+        assert!(s.contains("Certificates &lt;&amp;&gt;"));
+        assert!(s.contains(r#"name="csrf" value="abc123""#));
+        assert!(s.contains(r#"aria-current="page""#));
+        assert!(s.contains("Saved."));
+        let anon = page(
+            "Sign in",
+            &Chrome {
+                csrf: None,
+                flashes: &[],
+                active: Nav::None,
+            },
+            html! {},
+        )
+        .into_string();
+        assert!(!anon.contains("Sign out"));
+    }
+
+    #[test]
+    fn dates() {
+        assert_eq!(date(0), "1970-01-01");
+        assert_eq!(date_time(86_400 + 61), "1970-01-02 00:01:01Z");
+        assert_eq!(days_until(86_400 * 3, 0), 3);
+        assert_eq!(days_until(0, 1), -1);
+        assert_eq!(query_value("https://a b/&x"), "https%3A%2F%2Fa+b%2F%26x");
+    }
+}

@@ -1,0 +1,940 @@
+//! "Outgoing E-Mail Settings" for the farm and for each web application, with SharePoint's
+//! fields, the client certificate drop-down (eligible End Entity certificates only), and
+//! the test buttons. Saving calls `mailcert_binding::set`, so the rules of
+//! `mailcert smtp set` apply; a broken rule is shown beside its field with the user's
+//! input kept, and nothing changes.
+
+use std::str::FromStr;
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use mailcert_binding::{
+    CHARSETS, Credentials, Effective, Encryption, Field, SettingsChange, SmtpSettings, Source,
+    Target, WebAppUrl,
+};
+use mailcert_store::{CertFilter, CertRecord, Farm, StoreName};
+use maud::{Markup, html};
+use zeroize::Zeroizing;
+
+use crate::auth::Admin;
+use crate::forms::{AdminForm, FormData};
+use crate::html::{Nav, csrf_field, date, field_errors, page};
+use crate::pages::webapps::settings_href;
+use crate::pages::{PageError, error_flash, flash_redirect};
+use crate::session::{Flash, FlashKind};
+use crate::state::{Shared, with_farm};
+
+/// The text of a certificate in the drop-down:
+/// `<subject CN> (<friendly name>) [Expiration: <YYYY-MM-DD>]`.
+pub(crate) fn option_text(c: &CertRecord) -> String {
+    format!(
+        "{} ({}) [Expiration: {}]",
+        c.facts.subject_cn.as_deref().unwrap_or(&c.facts.subject),
+        c.friendly_name.as_deref().unwrap_or("no friendly name"),
+        date(c.facts.not_after)
+    )
+}
+
+/// The form's values as shown (from the stored settings or from what was typed). Never
+/// holds the password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Values {
+    smtp_server: String,
+    port: String,
+    from_address: String,
+    reply_to: String,
+    charset: String,
+    helo: String,
+    authenticated: bool,
+    smtp_user: String,
+    encryption: String,
+    use_certificate: bool,
+    certificate: String,
+}
+
+impl Values {
+    fn blank() -> Values {
+        Values {
+            smtp_server: String::new(),
+            port: String::new(),
+            from_address: String::new(),
+            reply_to: String::new(),
+            charset: "utf-8".into(),
+            helo: String::new(),
+            authenticated: false,
+            smtp_user: String::new(),
+            encryption: Encryption::StartTls.as_str().into(),
+            use_certificate: false,
+            certificate: String::new(),
+        }
+    }
+
+    fn from_settings(s: &SmtpSettings) -> Values {
+        Values {
+            smtp_server: s.smtp_server.clone(),
+            port: s.port.to_string(),
+            from_address: s.from_address.clone().unwrap_or_default(),
+            reply_to: s.reply_to.clone().unwrap_or_default(),
+            charset: s.charset.clone(),
+            helo: s.helo.clone().unwrap_or_default(),
+            authenticated: s.smtp_user.is_some(),
+            smtp_user: s.smtp_user.clone().unwrap_or_default(),
+            encryption: s.encryption.as_str().into(),
+            use_certificate: s.certificate.is_some(),
+            certificate: s.certificate.clone().unwrap_or_default(),
+        }
+    }
+
+    fn from_form(d: &FormData) -> Values {
+        Values {
+            smtp_server: d.get("smtp_server").to_string(),
+            port: d.get("port").to_string(),
+            from_address: d.get("from_address").to_string(),
+            reply_to: d.get("reply_to").to_string(),
+            charset: d.get("charset").to_string(),
+            helo: d.get("helo").to_string(),
+            authenticated: d.get("auth") == "authenticated",
+            smtp_user: d.get("smtp_user").to_string(),
+            encryption: d.get("encryption").to_string(),
+            use_certificate: d.get("use_certificate") == "yes",
+            certificate: d.get("certificate").trim().to_string(),
+        }
+    }
+}
+
+/// What is stored at exactly the page's level (not inherited from the farm).
+#[derive(Debug, Default)]
+struct Stored {
+    smtp_user: Option<String>,
+    has_password: bool,
+    certificate: Option<String>,
+}
+
+/// Turns the form into the change `mailcert_binding::set` applies. Problems that are
+/// about the form itself (a port that is not a number, no certificate chosen, a user
+/// without a password) are reported here; every settings rule is the binding crate's.
+fn build_change(
+    v: &Values,
+    password: Zeroizing<String>,
+    stored: &Stored,
+) -> (SettingsChange, Vec<(Field, String)>) {
+    let mut errors = Vec::new();
+    let port = match v.port.trim() {
+        "" => None,
+        p => match p.parse::<u16>() {
+            Ok(n) if n > 0 => Some(n),
+            _ => {
+                errors.push((
+                    Field::Port,
+                    format!("'{p}' is not a port: give a number between 1 and 65535"),
+                ));
+                None
+            }
+        },
+    };
+    let encryption = match Encryption::from_str(&v.encryption) {
+        Ok(e) => Some(e),
+        Err(_) => {
+            errors.push((
+                Field::Encryption,
+                "choose whether to use TLS connection encryption".into(),
+            ));
+            None
+        }
+    };
+    let certificate = if !v.use_certificate {
+        Some(None)
+    } else if !v.certificate.is_empty() {
+        Some(Some(v.certificate.clone()))
+    } else if stored.certificate.is_some() {
+        // Keep the bound one; the binding rules re-check it.
+        None
+    } else {
+        errors.push((
+            Field::Certificate,
+            "choose a client certificate, or answer No to “Use client certificate authentication”"
+                .into(),
+        ));
+        None
+    };
+    let user = v.smtp_user.trim().to_string();
+    let credentials = if !v.authenticated {
+        Some(None)
+    } else if !password.is_empty() {
+        Some(Some(Credentials { user, password }))
+    } else if stored.has_password && stored.smtp_user.as_deref() == Some(user.as_str()) {
+        // Empty password field: keep the stored one.
+        None
+    } else if stored.has_password {
+        errors.push((
+            Field::Credentials,
+            "enter the password again to change the user name".into(),
+        ));
+        None
+    } else {
+        errors.push((
+            Field::Credentials,
+            "enter the SMTP password for this user".into(),
+        ));
+        None
+    };
+    let change = SettingsChange {
+        smtp_server: Some(v.smtp_server.clone()),
+        port,
+        encryption,
+        certificate,
+        from_address: Some(v.from_address.clone()),
+        reply_to: Some(v.reply_to.clone()),
+        charset: Some(v.charset.clone()),
+        helo: Some(v.helo.clone()),
+        credentials,
+    };
+    (change, errors)
+}
+
+/// What the page needs from the farm.
+struct Loaded {
+    /// The effective settings (`None`: neither this level nor the farm has any).
+    effective: Option<Effective>,
+    /// Whether this level has settings of its own.
+    own: bool,
+    /// The certificates the drop-down offers.
+    options: Vec<CertRecord>,
+}
+
+impl Loaded {
+    fn stored(&self) -> Stored {
+        match (&self.effective, self.own) {
+            (Some(e), true) => Stored {
+                smtp_user: e.settings.smtp_user.clone(),
+                has_password: e.settings.has_password,
+                certificate: e.settings.certificate.clone(),
+            },
+            _ => Stored::default(),
+        }
+    }
+}
+
+/// Eligible certificates of the End Entity store, as the store's filter finds them.
+fn eligible(farm: &mut Farm, now: i64) -> mailcert_store::Result<Vec<CertRecord>> {
+    farm.read(|tx| {
+        let mut out = Vec::new();
+        tx.list_each(
+            &CertFilter {
+                store: Some(StoreName::EndEntity),
+                eligible: true,
+                ..CertFilter::default()
+            },
+            now,
+            |c| {
+                out.push(c);
+                Ok(())
+            },
+        )?;
+        Ok(out)
+    })
+}
+
+fn load(farm: &mut Farm, target: &Target, now: i64) -> Result<Loaded, PageError> {
+    let effective = match mailcert_binding::effective(farm, target, now) {
+        Ok(e) => Some(e),
+        Err(mailcert_binding::Error::NoSettings { .. }) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let own = match (target, &effective) {
+        (_, None) => false,
+        (Target::Farm, Some(_)) => true,
+        (Target::WebApp(_), Some(e)) => e.source == Source::WebApplication,
+    };
+    Ok(Loaded {
+        effective,
+        own,
+        options: eligible(farm, now)?,
+    })
+}
+
+/// Where the settings page of `target` is.
+fn page_href(target: &Target) -> String {
+    match target {
+        Target::Farm => "/settings/farm".into(),
+        Target::WebApp(u) => settings_href(u.as_str()),
+    }
+}
+
+fn target_value(target: &Target) -> String {
+    match target {
+        Target::Farm => "farm".into(),
+        Target::WebApp(u) => u.to_string(),
+    }
+}
+
+fn parse_target(s: &str) -> Result<Target, PageError> {
+    if s == "farm" {
+        Ok(Target::Farm)
+    } else {
+        WebAppUrl::parse(s)
+            .map(Target::WebApp)
+            .map_err(|e| PageError::NotFound(e.to_string()))
+    }
+}
+
+/// Everything one rendering of the page needs.
+struct View<'a> {
+    target: &'a Target,
+    loaded: &'a Loaded,
+    values: &'a Values,
+    errors: &'a [(Field, String)],
+    can_test: bool,
+}
+
+impl View<'_> {
+    fn errs(&self, field: Field) -> Vec<String> {
+        self.errors
+            .iter()
+            .filter(|(f, _)| *f == field)
+            .map(|(_, m)| m.clone())
+            .collect()
+    }
+}
+
+/// The fields shown beside a form control.
+const PLACED: [Field; 9] = [
+    Field::Server,
+    Field::Port,
+    Field::Encryption,
+    Field::From,
+    Field::ReplyTo,
+    Field::Charset,
+    Field::Helo,
+    Field::Credentials,
+    Field::Certificate,
+];
+
+/// A labelled text input with its errors.
+fn text_field(
+    v: &View<'_>,
+    id: &str,
+    label: &str,
+    value: &str,
+    field: Field,
+    help: Option<&str>,
+) -> Markup {
+    let errors = v.errs(field);
+    html! {
+        div.field.invalid[!errors.is_empty()] {
+            label for=(id) { (label) }
+            div.control {
+                input id=(id) type="text" name=(id) value=(value)
+                    aria-invalid=[(!errors.is_empty()).then_some("true")];
+                @if let Some(h) = help { p.help { (h) } }
+                (field_errors(id, &errors))
+            }
+        }
+    }
+}
+
+fn radio(name: &str, value: &str, label: &str, checked: bool) -> Markup {
+    let id = format!("{name}-{value}");
+    html! {
+        span {
+            input id=(id) type="radio" name=(name) value=(value) checked[checked];
+            " "
+            label for=(id) { (label) }
+        }
+    }
+}
+
+fn settings_page(admin: &Admin, v: &View<'_>) -> Markup {
+    let values = v.values;
+    let (title, active) = match v.target {
+        Target::Farm => ("Outgoing E-Mail Settings".to_string(), Nav::FarmSettings),
+        Target::WebApp(u) => (format!("Outgoing E-Mail Settings: {u}"), Nav::WebApps),
+    };
+    let stored = v.loaded.stored();
+    let effective = v.loaded.effective.as_ref();
+    let unplaced: Vec<&String> = v
+        .errors
+        .iter()
+        .filter(|(f, _)| !PLACED.contains(f))
+        .map(|(_, m)| m)
+        .collect();
+    let cert_errors = v.errs(Field::Certificate);
+    let cred_errors = v.errs(Field::Credentials);
+    let enc_errors = v.errs(Field::Encryption);
+    let port_errors = v.errs(Field::Port);
+    let charset_errors = v.errs(Field::Charset);
+    let bound_missing = effective.filter(|e| {
+        e.settings.certificate.as_ref().is_some_and(|sha1| {
+            !v.loaded
+                .options
+                .iter()
+                .any(|c| &c.facts.thumbprint_sha1 == sha1)
+        })
+    });
+    page(
+        &title,
+        &admin.chrome(active),
+        html! {
+            @match v.target {
+                Target::Farm => p.lead {
+                    "The farm's default: every web application without settings of its own sends with these."
+                },
+                Target::WebApp(u) => {
+                    p { a href="/webapps" { "← Web applications" } }
+                    @if v.loaded.own {
+                        div.flash.info role="status" {
+                            strong { "This web application has its own outgoing e-mail settings." }
+                            form.inline method="post" action="/settings/webapp/clear" {
+                                (csrf_field(&admin.csrf))
+                                input type="hidden" name="url" value=(u.as_str());
+                                " "
+                                button.secondary type="submit" { "Use the farm's settings" }
+                            }
+                        }
+                    } @else if effective.is_some() {
+                        div.flash.info role="status" {
+                            strong { "This web application uses the farm's settings, shown below." }
+                            " Saving this form gives it settings of its own."
+                        }
+                    } @else {
+                        div.flash.info role="status" {
+                            strong { "Neither this web application nor the farm has outgoing e-mail settings yet." }
+                        }
+                    }
+                }
+            }
+            @if let Some(e) = effective.filter(|e| !e.problems.is_empty()) {
+                div.flash.error role="alert" {
+                    strong { "The certificate binding has a problem:" }
+                    ul { @for p in &e.problems { li { (p) } } }
+                }
+            }
+            @if !v.errors.is_empty() {
+                div.flash.error role="alert" #summary {
+                    strong { "Nothing was saved: " (v.errors.len()) " problem(s), shown beside the fields." }
+                    @if !unplaced.is_empty() { ul { @for m in &unplaced { li { (m) } } } }
+                }
+            }
+            form.panel #settings method="post" action=(match v.target { Target::Farm => "/settings/farm", Target::WebApp(_) => "/settings/webapp" }) {
+                (csrf_field(&admin.csrf))
+                @if let Target::WebApp(u) = v.target { input type="hidden" name="url" value=(u.as_str()); }
+                fieldset {
+                    legend { "Mail server" }
+                    (text_field(v, "smtp_server", "Outbound SMTP server", &values.smtp_server, Field::Server, Some("Host name or IP address of the relay.")))
+                    div.field.invalid[!port_errors.is_empty()] {
+                        label for="port" { "Port" }
+                        div.control {
+                            input #port type="number" name="port" min="1" max="65535" value=(values.port)
+                                aria-invalid=[(!port_errors.is_empty()).then_some("true")];
+                            p.help { "Empty: 25, or 465 with implicit TLS (kept as it is once saved)." }
+                            (field_errors("port", &port_errors))
+                        }
+                    }
+                    (text_field(v, "from_address", "From address", &values.from_address, Field::From, None))
+                    (text_field(v, "reply_to", "Reply-to address", &values.reply_to, Field::ReplyTo, None))
+                    div.field.invalid[!charset_errors.is_empty()] {
+                        label for="charset" { "Character set" }
+                        div.control {
+                            select #charset name="charset" {
+                                @for cs in CHARSETS {
+                                    option value=(cs) selected[values.charset.eq_ignore_ascii_case(cs)] { (cs) }
+                                }
+                            }
+                            (field_errors("charset", &charset_errors))
+                        }
+                    }
+                    (text_field(v, "helo", "HELO name (optional)", &values.helo, Field::Helo, Some("Empty: this server's host name.")))
+                }
+                fieldset {
+                    legend { "SMTP server authentication" }
+                    div.field.invalid[!cred_errors.is_empty()] {
+                        span.label #auth-label { "Authentication" }
+                        div.control {
+                            div.choices role="radiogroup" aria-labelledby="auth-label" {
+                                (radio("auth", "anonymous", "Anonymous", !values.authenticated))
+                                (radio("auth", "authenticated", "Authenticated", values.authenticated))
+                            }
+                            (field_errors("credentials", &cred_errors))
+                        }
+                    }
+                    div.field {
+                        label for="smtp_user" { "User name" }
+                        div.control { input #smtp_user type="text" name="smtp_user" value=(values.smtp_user) autocomplete="off"; }
+                    }
+                    div.field {
+                        label for="smtp_password" { "Password" }
+                        div.control {
+                            input #smtp_password type="password" name="smtp_password" autocomplete="new-password";
+                            p.help #password-state {
+                                @if stored.has_password {
+                                    "A password is set. Leave this empty to keep it."
+                                } @else {
+                                    "No password is set."
+                                }
+                            }
+                        }
+                    }
+                }
+                fieldset {
+                    legend { "Connection security" }
+                    div.field.invalid[!enc_errors.is_empty()] {
+                        span.label #enc-label { "Use TLS connection encryption" }
+                        div.control {
+                            div.choices role="radiogroup" aria-labelledby="enc-label" {
+                                (radio("encryption", "starttls", "Yes", values.encryption == "starttls"))
+                                (radio("encryption", "tls", "Implicit TLS", values.encryption == "tls"))
+                                (radio("encryption", "none", "No", values.encryption == "none"))
+                            }
+                            p.help { "Yes: STARTTLS on the SMTP port, never falling back to plain text. Implicit TLS: TLS from the first byte (usually port 465)." }
+                            (field_errors("encryption", &enc_errors))
+                        }
+                    }
+                    div.field {
+                        span.label #usecert-label { "Use client certificate authentication" }
+                        div.control {
+                            div.choices role="radiogroup" aria-labelledby="usecert-label" {
+                                (radio("use_certificate", "yes", "Yes", values.use_certificate))
+                                (radio("use_certificate", "no", "No", !values.use_certificate))
+                            }
+                            p.help { "Only with TLS connection encryption: the certificate is presented in the TLS handshake." }
+                        }
+                    }
+                    div.field.invalid[!cert_errors.is_empty()] {
+                        label for="certificate" { "Client certificate" }
+                        div.control {
+                            select #certificate name="certificate"
+                                aria-invalid=[(!cert_errors.is_empty()).then_some("true")] {
+                                option value="" selected[values.certificate.is_empty()] { "— choose a certificate —" }
+                                @for c in &v.loaded.options {
+                                    option value=(c.facts.thumbprint_sha1)
+                                        selected[values.certificate.eq_ignore_ascii_case(&c.facts.thumbprint_sha1)] {
+                                        (option_text(c))
+                                    }
+                                }
+                            }
+                            p.help {
+                                "Only certificates of the End Entity store that are eligible for client authentication are listed ("
+                                (v.loaded.options.len()) "). "
+                                a href="/certificates?store=end-entity" { "Manage certificates" }
+                            }
+                            @if let Some(e) = bound_missing {
+                                p.help {
+                                    "The bound certificate "
+                                    @match &e.certificate { Some(c) => (c.facts.describe()), None => (e.settings.certificate.as_deref().unwrap_or("")) }
+                                    " is not eligible now, so it is not listed; choose another."
+                                }
+                            }
+                            (field_errors("certificate", &cert_errors))
+                        }
+                    }
+                }
+                div.actions {
+                    button type="submit" { "Save" }
+                    a.button.secondary href=(page_href(v.target)) { "Cancel" }
+                }
+            }
+            @if effective.is_some() {
+                section.panel #tests {
+                    h2 { "Test" }
+                    p.help {
+                        "Uses the saved settings"
+                        @if !v.loaded.own { " (the farm's)" }
+                        ": connects, secures the connection with TLS, presents the client certificate, says EHLO and authenticates."
+                        @if !v.can_test { " Not available: no mail sender is plugged into this server." }
+                    }
+                    div.actions {
+                        form.inline method="post" action="/settings/test" {
+                            (csrf_field(&admin.csrf))
+                            input type="hidden" name="target" value=(target_value(v.target));
+                            button.secondary type="submit" { "Test connection" }
+                        }
+                    }
+                    form method="post" action="/settings/send-test" {
+                        (csrf_field(&admin.csrf))
+                        input type="hidden" name="target" value=(target_value(v.target));
+                        div.field {
+                            label for="to" { "Send a test e-mail to" }
+                            div.control { input #to type="email" name="to" required placeholder="someone@example.org"; }
+                        }
+                        div.actions { button.secondary type="submit" { "Send a test e-mail" } }
+                    }
+                }
+            }
+        },
+    )
+}
+
+async fn show(state: Shared, admin: Admin, target: Target) -> Response {
+    let t = target.clone();
+    let loaded = with_farm(&state, move |farm, now| load(farm, &t, now)).await;
+    match loaded {
+        Ok(l) => {
+            let values = l
+                .effective
+                .as_ref()
+                .map(|e| Values::from_settings(&e.settings))
+                .unwrap_or_else(Values::blank);
+            settings_page(
+                &admin,
+                &View {
+                    target: &target,
+                    loaded: &l,
+                    values: &values,
+                    errors: &[],
+                    can_test: state.tester.is_some(),
+                },
+            )
+            .into_response()
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `GET /settings/farm`.
+pub(crate) async fn farm(State(state): State<Shared>, admin: Admin) -> Response {
+    show(state, admin, Target::Farm).await
+}
+
+/// `GET /settings/webapp?url=`.
+pub(crate) async fn webapp(
+    State(state): State<Shared>,
+    admin: Admin,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Response {
+    match WebAppUrl::parse(FormData::from_pairs(q).get("url")) {
+        Ok(u) => show(state, admin, Target::WebApp(u)).await,
+        Err(e) => PageError::NotFound(e.to_string()).into_response(),
+    }
+}
+
+enum Saved {
+    Yes,
+    No(Box<Loaded>, Vec<(Field, String)>),
+}
+
+async fn save(state: Shared, target: Target, form: AdminForm) -> Response {
+    let AdminForm { admin, data } = form;
+    let values = Values::from_form(&data);
+    let password = Zeroizing::new(data.get("smtp_password").to_string());
+    drop(data);
+    let t = target.clone();
+    let v = values.clone();
+    let r = with_farm(&state, move |farm, now| {
+        let loaded = load(farm, &t, now)?;
+        let (change, mut errors) = build_change(&v, password, &loaded.stored());
+        if errors.is_empty() {
+            match mailcert_binding::set(farm, &t, change, now) {
+                Ok(_) => return Ok(Saved::Yes),
+                Err(e) if !e.violations().is_empty() => errors.extend(
+                    e.violations()
+                        .iter()
+                        .map(|viol| (viol.field, viol.message.clone())),
+                ),
+                // The only reference `set` resolves is the certificate's.
+                Err(mailcert_binding::Error::Store(e))
+                    if matches!(
+                        e.kind(),
+                        mailcert_store::ErrorKind::NotFound | mailcert_store::ErrorKind::Usage
+                    ) =>
+                {
+                    errors.push((Field::Certificate, e.to_string()))
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(Saved::No(Box::new(loaded), errors))
+    })
+    .await;
+    match r {
+        Ok(Saved::Yes) => flash_redirect(
+            &state,
+            &admin.id,
+            Flash::new(
+                FlashKind::Ok,
+                format!(
+                    "Saved the outgoing e-mail settings of {}.",
+                    match &target {
+                        Target::Farm => "the farm".to_string(),
+                        Target::WebApp(u) => u.to_string(),
+                    }
+                ),
+                vec![],
+            ),
+            &page_href(&target),
+        ),
+        Ok(Saved::No(loaded, errors)) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            settings_page(
+                &admin,
+                &View {
+                    target: &target,
+                    loaded: &loaded,
+                    values: &values,
+                    errors: &errors,
+                    can_test: state.tester.is_some(),
+                },
+            ),
+        )
+            .into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `POST /settings/farm`.
+pub(crate) async fn save_farm(State(state): State<Shared>, form: AdminForm) -> Response {
+    save(state, Target::Farm, form).await
+}
+
+/// `POST /settings/webapp` (the URL in a hidden field).
+pub(crate) async fn save_webapp(State(state): State<Shared>, form: AdminForm) -> Response {
+    match WebAppUrl::parse(form.data.get("url")) {
+        Ok(u) => save(state, Target::WebApp(u), form).await,
+        Err(e) => PageError::NotFound(e.to_string()).into_response(),
+    }
+}
+
+/// `POST /settings/webapp/clear`: the web application falls back to the farm's settings.
+pub(crate) async fn clear(State(state): State<Shared>, form: AdminForm) -> Response {
+    let url = match WebAppUrl::parse(form.data.get("url")) {
+        Ok(u) => u,
+        Err(e) => return PageError::NotFound(e.to_string()).into_response(),
+    };
+    let back = settings_href(url.as_str());
+    let u = url.clone();
+    let r = with_farm(&state, move |farm, now| {
+        Ok(mailcert_binding::clear(farm, &u, now)?)
+    })
+    .await;
+    let flash = match r {
+        Ok(true) => Flash::new(
+            FlashKind::Ok,
+            format!("{url} now uses the farm's outgoing e-mail settings."),
+            vec![],
+        ),
+        Ok(false) => Flash::new(
+            FlashKind::Info,
+            format!("{url} had no settings of its own; nothing changed."),
+            vec![],
+        ),
+        Err(e) => return e.into_response(),
+    };
+    flash_redirect(&state, &form.admin.id, flash, &back)
+}
+
+/// `POST /settings/test`: "Test connection".
+pub(crate) async fn test_connection(State(state): State<Shared>, form: AdminForm) -> Response {
+    run_test(state, form, false).await
+}
+
+/// `POST /settings/send-test`: "Send a test e-mail".
+pub(crate) async fn send_test(State(state): State<Shared>, form: AdminForm) -> Response {
+    run_test(state, form, true).await
+}
+
+async fn run_test(state: Shared, form: AdminForm, send: bool) -> Response {
+    let target = match parse_target(form.data.get("target")) {
+        Ok(t) => t,
+        Err(e) => return e.into_response(),
+    };
+    let back = page_href(&target);
+    let id = form.admin.id.clone();
+    let Some(tester) = state.tester.clone() else {
+        return flash_redirect(
+            &state,
+            &id,
+            Flash::new(
+                FlashKind::Info,
+                "Testing is not available: no mail sender is plugged into this server.",
+                vec![],
+            ),
+            &back,
+        );
+    };
+    let to = form.data.get("to").trim().to_string();
+    if send && let Err(e) = mailcert_binding::parse_mailbox(&to) {
+        return flash_redirect(&state, &id, error_flash(e), &back);
+    }
+    let t = target.clone();
+    let rcpt = to.clone();
+    let r = with_farm(&state, move |farm, now| {
+        Ok(if send {
+            tester.send_test(farm, &t, &rcpt, now)
+        } else {
+            tester.test_connection(farm, &t, now)
+        })
+    })
+    .await;
+    let flash = match r {
+        Ok(Ok(lines)) => Flash::new(
+            FlashKind::Ok,
+            if send {
+                format!("Test e-mail to {to} accepted by the relay.")
+            } else {
+                "Connection test passed.".to_string()
+            },
+            lines,
+        ),
+        Ok(Err(f)) => Flash::new(
+            FlashKind::Error,
+            if send {
+                format!("The test e-mail to {to} failed: {}", f.error)
+            } else {
+                format!("Connection test failed: {}", f.error)
+            },
+            f.steps,
+        ),
+        Err(e) => return e.into_response(),
+    };
+    flash_redirect(&state, &id, flash, &back)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mailcert_store::{CertFacts, KeyType};
+
+    fn cert(cn: Option<&str>, friendly: Option<&str>, not_after: i64) -> CertRecord {
+        CertRecord {
+            id: 1,
+            facts: CertFacts {
+                thumbprint_sha1: "AB".repeat(20),
+                thumbprint_sha256: "CD".repeat(32),
+                subject: "O=mailcert tests, CN=relay.test".into(),
+                issuer: "CN=ca".into(),
+                subject_cn: cn.map(str::to_string),
+                sans: vec![],
+                serial: "01".into(),
+                not_before: 0,
+                not_after,
+                key_type: KeyType::EcP256,
+                eku: None,
+                key_usage: None,
+                is_ca: false,
+                self_signed: false,
+            },
+            store: StoreName::EndEntity,
+            friendly_name: friendly.map(str::to_string),
+            has_private_key: true,
+            exportable: false,
+            imported_at: 0,
+        }
+    }
+
+    #[test]
+    fn option_text_format() {
+        // 2045-01-01T00:00:00Z
+        let t = 2_366_841_600;
+        assert_eq!(
+            option_text(&cert(Some("client-rsa.test"), Some("Client RSA"), t)),
+            "client-rsa.test (Client RSA) [Expiration: 2045-01-01]"
+        );
+        assert_eq!(
+            option_text(&cert(None, None, t)),
+            "O=mailcert tests, CN=relay.test (no friendly name) [Expiration: 2045-01-01]"
+        );
+    }
+
+    fn values() -> Values {
+        Values {
+            smtp_server: "relay.test".into(),
+            port: "25".into(),
+            from_address: "a@b.test".into(),
+            reply_to: String::new(),
+            charset: "utf-8".into(),
+            helo: String::new(),
+            authenticated: false,
+            smtp_user: String::new(),
+            encryption: "starttls".into(),
+            use_certificate: true,
+            certificate: "AB".repeat(20),
+        }
+    }
+
+    fn pw(s: &str) -> Zeroizing<String> {
+        Zeroizing::new(s.to_string())
+    }
+
+    #[test]
+    fn form_to_change() {
+        let (c, e) = build_change(&values(), pw(""), &Stored::default());
+        assert!(e.is_empty());
+        assert_eq!(c.port, Some(25));
+        assert_eq!(c.encryption, Some(Encryption::StartTls));
+        assert_eq!(c.certificate, Some(Some("AB".repeat(20))));
+        assert!(matches!(c.credentials, Some(None)));
+
+        let mut v = values();
+        v.port = "seventy".into();
+        v.use_certificate = false;
+        let (c, e) = build_change(&v, pw(""), &Stored::default());
+        assert_eq!(e[0].0, Field::Port);
+        assert_eq!(c.certificate, Some(None));
+
+        let mut v = values();
+        v.port = String::new();
+        v.certificate = String::new();
+        let (c, e) = build_change(&v, pw(""), &Stored::default());
+        assert_eq!(c.port, None);
+        assert_eq!(e[0].0, Field::Certificate);
+        // A bound certificate is kept when the placeholder is chosen.
+        let stored = Stored {
+            certificate: Some("EF".repeat(20)),
+            ..Stored::default()
+        };
+        let (c, e) = build_change(&v, pw(""), &stored);
+        assert!(e.is_empty());
+        assert_eq!(c.certificate, None);
+    }
+
+    #[test]
+    fn credentials_from_the_form() {
+        let mut v = values();
+        v.authenticated = true;
+        v.smtp_user = " svc ".into();
+        let (c, e) = build_change(&v, pw("s3cret"), &Stored::default());
+        assert!(e.is_empty());
+        match c.credentials {
+            Some(Some(cr)) => {
+                assert_eq!(cr.user, "svc");
+                assert_eq!(cr.password.as_str(), "s3cret");
+            }
+            other => panic!("{other:?}"),
+        }
+        // No password typed and none stored.
+        let (_, e) = build_change(&v, pw(""), &Stored::default());
+        assert_eq!(e[0].0, Field::Credentials);
+        // No password typed, one stored for the same user: keep it.
+        let stored = Stored {
+            smtp_user: Some("svc".into()),
+            has_password: true,
+            certificate: None,
+        };
+        let (c, e) = build_change(&v, pw(""), &stored);
+        assert!(e.is_empty());
+        assert!(c.credentials.is_none());
+        // Another user needs the password again.
+        v.smtp_user = "other".into();
+        let (_, e) = build_change(&v, pw(""), &stored);
+        assert_eq!(e[0].0, Field::Credentials);
+    }
+
+    #[test]
+    fn values_round_trip_through_the_form() {
+        let v = values();
+        let d = FormData::from_pairs(vec![
+            ("smtp_server".into(), v.smtp_server.clone()),
+            ("port".into(), v.port.clone()),
+            ("from_address".into(), v.from_address.clone()),
+            ("reply_to".into(), String::new()),
+            ("charset".into(), "utf-8".into()),
+            ("helo".into(), String::new()),
+            ("auth".into(), "anonymous".into()),
+            ("smtp_user".into(), String::new()),
+            ("encryption".into(), "starttls".into()),
+            ("use_certificate".into(), "yes".into()),
+            ("certificate".into(), v.certificate.clone()),
+        ]);
+        assert_eq!(Values::from_form(&d), v);
+    }
+}

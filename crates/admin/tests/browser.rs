@@ -1,0 +1,482 @@
+//! End-to-end tests in a real browser: headless Chromium driven over WebDriver
+//! (Debian's `chromium` and `chromium-driver`) against Central Administration on a free
+//! loopback port, with a farm made by the library. Each page is screenshotted into
+//! the target directory (`target/screenshots/`; `MAILCERT_SCREENSHOTS=docs/screenshots` refreshes the README's pictures). Without `/usr/bin/chromedriver` the test says it was skipped and passes.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use fantoccini::{Client, ClientBuilder, Locator};
+use mailcert_binding::{Encryption, Target};
+use mailcert_store::{CertFilter, ImportOptions, StoreName};
+
+/// Debian's chromedriver; `MAILCERT_CHROMEDRIVER` names another.
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const SERVER_ONLY_SHA1: &str = "5769770EB7DDC8AF09FC09F7009147AB9DF00EA6";
+
+/// chromedriver on a free loopback port; stopped (by its own handle) when dropped.
+struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_driver() -> Option<Driver> {
+    let chromedriver =
+        std::env::var("MAILCERT_CHROMEDRIVER").unwrap_or_else(|_| CHROMEDRIVER.to_string());
+    if !Path::new(&chromedriver).exists() {
+        // Straight to the terminal: the test harness captures eprintln! of passing tests.
+        let _ = writeln!(
+            std::io::stderr(),
+            "browser tests skipped: {chromedriver} is not installed (apt-get install chromium chromium-driver)"
+        );
+        return None;
+    }
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(&chromedriver)
+        .arg(format!("--port={port}"))
+        .arg("--allowed-ips=127.0.0.1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver starts");
+    let driver = Driver { child, port };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "chromedriver did not start listening"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Some(driver)
+}
+
+async fn browser(driver: &Driver, profile: &Path) -> Client {
+    let args = [
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1280,900",
+        &format!("--user-data-dir={}", profile.display()),
+    ];
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({ "args": args }),
+    );
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    ClientBuilder::new(connector)
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{}", driver.port))
+        .await
+        .expect("a WebDriver session with headless Chromium")
+}
+
+/// `target/screenshots/` (so test runs leave the work tree clean), or `MAILCERT_SCREENSHOTS`.
+fn screenshots_dir() -> PathBuf {
+    let d = std::env::var_os("MAILCERT_SCREENSHOTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots"));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Screenshots the whole page: the window is made as tall as the document first.
+async fn shoot(c: &Client, name: &str) {
+    let height = c
+        .execute(
+            "return Math.max(document.documentElement.scrollHeight, document.body.scrollHeight);",
+            vec![],
+        )
+        .await
+        .ok()
+        .and_then(|v| v.as_u64())
+        .unwrap_or(900)
+        .clamp(600, 4000);
+    c.set_window_size(1280, u32::try_from(height).unwrap_or(900) + 100)
+        .await
+        .unwrap();
+    let png = c.screenshot().await.unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
+    std::fs::write(screenshots_dir().join(format!("{name}.png")), png).unwrap();
+    c.set_window_size(1280, 900).await.unwrap();
+}
+
+async fn path_of(c: &Client) -> String {
+    let u = c.current_url().await.unwrap();
+    match u.query() {
+        Some(q) => format!("{}?{q}", u.path()),
+        None => u.path().to_string(),
+    }
+}
+
+async fn text_of(c: &Client, css: &str) -> String {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+async fn upload(c: &Client, file: &str, password: &str) {
+    open(c, "/certificates").await;
+    c.find(Locator::Css("#file"))
+        .await
+        .unwrap()
+        .send_keys(&fixture(file).canonicalize().unwrap().display().to_string())
+        .await
+        .unwrap();
+    c.find(Locator::Css("#password"))
+        .await
+        .unwrap()
+        .send_keys(password)
+        .await
+        .unwrap();
+    submit(c, "button.import").await;
+    c.wait().for_element(Locator::Css(".flash")).await.unwrap();
+}
+
+/// The server under test.
+static BASE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Opens `path` on the server under test.
+async fn open(c: &Client, path: &str) {
+    c.goto(&format!("{}{path}", BASE.get().unwrap()))
+        .await
+        .unwrap();
+}
+
+async fn click(c: &Client, css: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+/// Clicks a button that submits a form, and waits until the next page has loaded (the
+/// old page may carry the same elements, so waiting for an element is not enough).
+async fn submit(c: &Client, css: &str) {
+    c.execute("window.__mailcertOldPage = true;", vec![])
+        .await
+        .unwrap();
+    click(c, css).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let loaded = c
+            .execute(
+                "return window.__mailcertOldPage !== true && document.readyState === 'complete';",
+                vec![],
+            )
+            .await;
+        if matches!(loaded, Ok(serde_json::Value::Bool(true))) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the page after {css} did not load"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn set_text(c: &Client, css: &str, value: &str) {
+    let e = c.find(Locator::Css(css)).await.unwrap();
+    e.clear().await.unwrap();
+    e.send_keys(value).await.unwrap();
+}
+
+async fn journey(c: Client, f: &TestFarm, addr: SocketAddr) {
+    // Not signed in: any page sends the browser to sign-in.
+    open(&c, "/settings/farm").await;
+    assert_eq!(path_of(&c).await, "/signin?next=%2Fsettings%2Ffarm");
+    shoot(&c, "signin").await;
+    set_text(&c, "#password", PASSWORD).await;
+    submit(&c, "form.signin button[type=submit]").await;
+    c.wait()
+        .for_element(Locator::Css("#settings"))
+        .await
+        .unwrap();
+    assert_eq!(path_of(&c).await, "/settings/farm");
+
+    // Upload a PFX with its password: listed, eligible.
+    upload(&c, "openssl3-default.pfx", FIXTURE_PASSWORD).await;
+    let flash = text_of(&c, ".flash").await;
+    assert!(flash.contains("openssl3-default.pfx: added"), "{flash}");
+    let row = format!("tr[data-thumbprint='{CLIENT_RSA_SHA1}']");
+    let eligibility = text_of(&c, &format!("{row} td.eligibility")).await;
+    assert_eq!(eligibility.trim(), "Yes", "{eligibility}");
+
+    // An ineligible one: its reasons are shown.
+    upload(&c, "server-only.pfx", FIXTURE_PASSWORD).await;
+    let eligibility = text_of(
+        &c,
+        &format!("tr[data-thumbprint='{SERVER_ONLY_SHA1}'] td.eligibility"),
+    )
+    .await;
+    assert!(eligibility.starts_with("No"), "{eligibility}");
+    assert!(eligibility.contains("eku:"), "{eligibility}");
+    assert!(
+        eligibility.contains("Server Authentication") || eligibility.contains("serverAuth"),
+        "{eligibility}"
+    );
+    shoot(&c, "certificates").await;
+
+    // The drop-down holds exactly the eligible End Entity certificates, as the library
+    // judges them, each as `<CN> (<friendly name>) [Expiration: <date>]`.
+    let mut expected = BTreeSet::new();
+    let mut texts = BTreeSet::new();
+    f.farm()
+        .read(|tx| {
+            tx.list_each(&CertFilter::default(), now(), |r| {
+                if r.store == StoreName::EndEntity && r.findings(now()).is_empty() {
+                    expected.insert(r.facts.thumbprint_sha1.clone());
+                    texts.insert(format!(
+                        "{} ({}) [Expiration: {}]",
+                        r.facts.subject_cn.clone().unwrap(),
+                        r.friendly_name
+                            .clone()
+                            .unwrap_or_else(|| "no friendly name".into()),
+                        &mailcert_store::rfc3339(r.facts.not_after)[..10]
+                    ));
+                }
+                Ok(())
+            })
+        })
+        .unwrap();
+    assert!(expected.len() >= 2, "{expected:?}");
+    open(&c, "/settings/farm").await;
+    let mut offered = BTreeSet::new();
+    let mut offered_texts = BTreeSet::new();
+    for o in c
+        .find_all(Locator::Css("select#certificate option"))
+        .await
+        .unwrap()
+    {
+        let v = o.attr("value").await.unwrap().unwrap_or_default();
+        if !v.is_empty() {
+            offered.insert(v);
+            offered_texts.insert(o.text().await.unwrap());
+        }
+    }
+    assert_eq!(offered, expected);
+    assert_eq!(offered_texts, texts);
+    assert!(offered_texts.contains("client-rsa.test (Client RSA) [Expiration: 2045-01-01]"));
+
+    // Choose it and save: bound.
+    set_text(&c, "#smtp_server", "relay.example.org").await;
+    set_text(&c, "#port", "25").await;
+    set_text(&c, "#from_address", "sharepoint@example.org").await;
+    click(&c, "#encryption-starttls").await;
+    click(&c, "#use_certificate-yes").await;
+    c.find(Locator::Css("select#certificate"))
+        .await
+        .unwrap()
+        .select_by_value(CLIENT_RSA_SHA1)
+        .await
+        .unwrap();
+    submit(&c, "#settings button[type=submit]").await;
+    c.wait()
+        .for_element(Locator::Css(".flash.ok"))
+        .await
+        .unwrap();
+    let saved = mailcert_binding::effective(&mut f.farm(), &Target::Farm, now()).unwrap();
+    assert_eq!(saved.settings.certificate.as_deref(), Some(CLIENT_RSA_SHA1));
+    assert_eq!(saved.settings.encryption, Encryption::StartTls);
+    assert!(saved.problems.is_empty());
+
+    // Test connection (the fake sender's step lines).
+    submit(&c, "#tests form.inline button").await;
+    c.wait()
+        .for_element(Locator::Css(".flash.ok"))
+        .await
+        .unwrap();
+    assert!(
+        text_of(&c, ".flash.ok")
+            .await
+            .contains("connected to relay.example.org:25")
+    );
+    shoot(&c, "settings").await;
+
+    // Encryption off with the certificate chosen: the rule's error beside the
+    // certificate field, the input kept, nothing changed.
+    click(&c, "#encryption-none").await;
+    set_text(&c, "#from_address", "changed@example.org").await;
+    submit(&c, "#settings button[type=submit]").await;
+    c.wait()
+        .for_element(Locator::Css("#certificate-error"))
+        .await
+        .unwrap();
+    let err = text_of(&c, "#certificate-error").await;
+    assert!(err.contains("needs encryption"), "{err}");
+    let beside = c
+        .find(Locator::XPath(
+            "//select[@id='certificate']/following-sibling::ul[@id='certificate-error']",
+        ))
+        .await;
+    assert!(beside.is_ok(), "the error sits with the certificate field");
+    assert!(
+        c.find(Locator::Css("#encryption-none"))
+            .await
+            .unwrap()
+            .is_selected()
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        c.find(Locator::Css("#from_address"))
+            .await
+            .unwrap()
+            .prop("value")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("changed@example.org")
+    );
+    let after = mailcert_binding::effective(&mut f.farm(), &Target::Farm, now()).unwrap();
+    assert_eq!(after.settings, saved.settings, "nothing changed");
+    shoot(&c, "settings-error").await;
+
+    // The certificate's own page.
+    open(&c, &format!("/certificates/{CLIENT_RSA_SHA1}")).await;
+    assert!(text_of(&c, "main").await.contains("Bound to"));
+    shoot(&c, "certificate").await;
+
+    // Web applications: add one, see its effective (farm) settings and certificate.
+    open(&c, "/webapps").await;
+    set_text(&c, "#url", "https://Intranet.Contoso.test/").await;
+    set_text(&c, "#name", "Intranet").await;
+    submit(&c, "form.panel button[type=submit]").await;
+    c.wait()
+        .for_element(Locator::Css("#webapps"))
+        .await
+        .unwrap();
+    let table = text_of(&c, "#webapps").await;
+    assert!(table.contains("https://intranet.contoso.test"), "{table}");
+    assert!(table.contains("relay.example.org:25"), "{table}");
+    assert!(table.contains("Client RSA"), "{table}");
+    shoot(&c, "webapps").await;
+
+    // Audit log, newest first.
+    open(&c, "/audit").await;
+    let audit = text_of(&c, "#audit").await;
+    let webapp = audit.find("webapp add").unwrap();
+    let bind = audit.find("bind").unwrap();
+    assert!(webapp < bind, "newest first");
+    shoot(&c, "audit").await;
+
+    // A form posted with the browser's session cookie but without the CSRF token.
+    let cookie = c.get_named_cookie("mailcert-session").await.unwrap();
+    let pair = format!("mailcert-session={}", cookie.value());
+    assert_eq!(get(addr, "/certificates", Some(&pair)).status, 200);
+    let r = post_form(
+        addr,
+        "/settings/farm",
+        &pair,
+        &[
+            ("smtp_server", "evil.example.org"),
+            ("encryption", "starttls"),
+            ("use_certificate", "no"),
+        ],
+    );
+    assert_eq!(r.status, 403);
+    let r = post_form(addr, "/webapps/add", &pair, &[("url", "https://evil.test")]);
+    assert_eq!(r.status, 403);
+    let unchanged = mailcert_binding::effective(&mut f.farm(), &Target::Farm, now()).unwrap();
+    assert_eq!(unchanged.settings, saved.settings);
+    assert_eq!(f.farm().read(|tx| tx.webapps()).unwrap().len(), 1);
+
+    // Signing out ends the session in the browser too.
+    submit(&c, "form.signout button").await;
+    open(&c, "/certificates").await;
+    assert!(path_of(&c).await.starts_with("/signin"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whole_job_in_headless_chromium() {
+    let Some(driver) = start_driver() else {
+        return;
+    };
+    let f = TestFarm::with_password();
+    // More certificates, imported with the library: one more eligible, and ineligible
+    // ones (expired; Key Usage without digitalSignature; eligible but in Pending).
+    f.import(
+        "client-p256.pem",
+        Some("client-p256.key"),
+        None,
+        ImportOptions {
+            friendly_name: Some("P-256 client".into()),
+            ..ImportOptions::default()
+        },
+    );
+    f.import(
+        "expired.pem",
+        Some("expired.key"),
+        None,
+        ImportOptions::default(),
+    );
+    f.import(
+        "ku-no-sig.pem",
+        Some("ku-no-sig.key"),
+        None,
+        ImportOptions::default(),
+    );
+    f.import(
+        "client-p384.pem",
+        Some("client-p384.key"),
+        None,
+        ImportOptions {
+            store: Some(StoreName::Pending),
+            ..ImportOptions::default()
+        },
+    );
+    let mut cfg = f.config();
+    cfg.tester = fake_tester();
+    let server = Server::start(cfg);
+    BASE.set(format!("http://{}", server.addr)).unwrap();
+    let profile = tempfile::tempdir().unwrap();
+    let client = browser(&driver, profile.path()).await;
+    let c = client.clone();
+    let f = std::sync::Arc::new(f);
+    let farm = f.clone();
+    let addr = server.addr;
+    // The session is closed (and Chromium quits) even when a check fails.
+    let outcome = tokio::spawn(async move { journey(c, &farm, addr).await }).await;
+    let _ = client.close().await;
+    drop(server);
+    drop(driver);
+    if let Err(e) = outcome {
+        if e.is_panic() {
+            std::panic::resume_unwind(e.into_panic());
+        }
+        panic!("{e}");
+    }
+}

@@ -1,0 +1,384 @@
+//! Helpers shared by the end-to-end tests: a temporary farm made with the library, the
+//! server on a free loopback port, and a tiny HTTP/1.1 client over a raw socket (so that
+//! requests a browser would never send, such as a form without its CSRF token, can be).
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use mailcert_admin::{MailTester, ServeConfig, TestFailure};
+use mailcert_binding::Target;
+use mailcert_store::{CertRecord, Farm, ImportOptions, Input};
+
+/// The administrator password the tests set.
+pub(crate) const PASSWORD: &str = "correct horse battery staple";
+/// The password of the fixture files.
+pub(crate) const FIXTURE_PASSWORD: &str = "fixture-pass";
+/// SHA-1 of fixtures/files/client-rsa.pem (inside openssl3-default.pfx).
+pub(crate) const CLIENT_RSA_SHA1: &str = "FE29107F4A194F9FAF7360F4AB0CD676683D08B4";
+
+/// A fixture file.
+pub(crate) fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/files")
+        .join(name)
+}
+
+/// Now, Unix seconds.
+pub(crate) fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// A farm in a temporary directory.
+pub(crate) struct TestFarm {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) db: PathBuf,
+    pub(crate) key: PathBuf,
+}
+
+impl TestFarm {
+    /// A new, empty farm.
+    pub(crate) fn new() -> TestFarm {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("farm.db");
+        let key = Farm::default_key_path(&db);
+        Farm::init(&db, &key).unwrap();
+        TestFarm { dir, db, key }
+    }
+
+    /// A farm with the administrator password set.
+    pub(crate) fn with_password() -> TestFarm {
+        let f = TestFarm::new();
+        mailcert_admin::set_password(&mut f.farm(), PASSWORD, now()).unwrap();
+        f
+    }
+
+    /// Opens it.
+    pub(crate) fn farm(&self) -> Farm {
+        Farm::open(&self.db, &self.key).unwrap()
+    }
+
+    /// Imports a fixture (with an optional separate key fixture) as the CLI would.
+    pub(crate) fn import(
+        &self,
+        file: &str,
+        key: Option<&str>,
+        password: Option<&str>,
+        opts: ImportOptions,
+    ) -> CertRecord {
+        // The file name alone, as an upload would name it (it appears in the audit trail).
+        let path = PathBuf::from(file);
+        let bytes = std::fs::read(fixture(file)).unwrap();
+        let key_path = key.map(PathBuf::from);
+        let key_bytes = key.map(|k| std::fs::read(fixture(k)).unwrap());
+        let bundle = mailcert_store::parse_bundle(
+            Input {
+                path: &path,
+                bytes: &bytes,
+            },
+            match (&key_path, &key_bytes) {
+                (Some(p), Some(b)) => Some(Input { path: p, bytes: b }),
+                _ => None,
+            },
+            password,
+        )
+        .unwrap();
+        mailcert_store::import_bundle(&mut self.farm(), &path, bundle, &opts, now())
+            .unwrap()
+            .leaf
+            .record
+    }
+
+    /// A ServeConfig for this farm on a free loopback port.
+    pub(crate) fn config(&self) -> ServeConfig {
+        let mut cfg = ServeConfig::new(&self.db, &self.key);
+        cfg.listen = "127.0.0.1:0".parse().unwrap();
+        cfg
+    }
+}
+
+/// A running server, stopped when dropped.
+pub(crate) struct Server {
+    pub(crate) addr: SocketAddr,
+    pub(crate) warnings: Vec<String>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Server {
+    /// Binds and serves `cfg` on a runtime of its own.
+    pub(crate) fn start(cfg: ServeConfig) -> Server {
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let bound = mailcert_admin::bind(cfg).await.unwrap();
+                ready_tx
+                    .send((bound.local_addr(), bound.warnings().to_vec()))
+                    .unwrap();
+                bound
+                    .run_until(async move {
+                        let _ = stopped.await;
+                    })
+                    .await
+                    .unwrap();
+            });
+        });
+        let (addr, warnings) = ready_rx.recv_timeout(Duration::from_secs(30)).unwrap();
+        Server {
+            addr,
+            warnings,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    /// The base URL.
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// An HTTP response.
+#[derive(Debug)]
+pub(crate) struct Resp {
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: Vec<u8>,
+}
+
+impl Resp {
+    /// The first header `name` (case-insensitive).
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as text.
+    pub(crate) fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// `name=value` of the Set-Cookie header.
+    pub(crate) fn cookie_pair(&self) -> String {
+        self.header("set-cookie")
+            .expect("a Set-Cookie header")
+            .split(';')
+            .next()
+            .unwrap()
+            .trim()
+            .to_string()
+    }
+}
+
+/// One request: `extra` headers, then the body.
+pub(crate) fn exchange<S: Read + Write>(
+    stream: &mut S,
+    host: &str,
+    method: &str,
+    path: &str,
+    extra: &[(&str, &str)],
+    body: &[u8],
+) -> Resp {
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in extra {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    // The server may refuse (413) and close before reading a large body: keep going and
+    // read its answer.
+    let _ = stream
+        .write_all(req.as_bytes())
+        .and_then(|()| stream.write_all(body))
+        .and_then(|()| stream.flush());
+    let mut raw = Vec::new();
+    // A TLS peer may close without close_notify after Connection: close; keep what came.
+    let _ = stream.read_to_end(&mut raw);
+    parse_response(&raw)
+}
+
+fn parse_response(raw: &[u8]) -> Resp {
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a complete response head");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status: u16 = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    let chunked = headers.iter().any(|(k, v)| {
+        k.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case("chunked")
+    });
+    if chunked {
+        let mut out = Vec::new();
+        let mut rest = &body[..];
+        loop {
+            let eol = rest.windows(2).position(|w| w == b"\r\n").unwrap();
+            let size = usize::from_str_radix(std::str::from_utf8(&rest[..eol]).unwrap().trim(), 16)
+                .unwrap();
+            if size == 0 {
+                break;
+            }
+            out.extend_from_slice(&rest[eol + 2..eol + 2 + size]);
+            rest = &rest[eol + 2 + size + 2..];
+        }
+        body = out;
+    }
+    Resp {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// One plain-HTTP request to `addr`.
+pub(crate) fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    extra: &[(&str, &str)],
+    body: &[u8],
+) -> Resp {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    exchange(&mut s, &addr.to_string(), method, path, extra, body)
+}
+
+/// GET with an optional session cookie.
+pub(crate) fn get(addr: SocketAddr, path: &str, cookie: Option<&str>) -> Resp {
+    match cookie {
+        Some(c) => request(addr, "GET", path, &[("Cookie", c)], b""),
+        None => request(addr, "GET", path, &[], b""),
+    }
+}
+
+/// A urlencoded form POST with the session cookie.
+pub(crate) fn post_form(
+    addr: SocketAddr,
+    path: &str,
+    cookie: &str,
+    pairs: &[(&str, &str)],
+) -> Resp {
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish();
+    request(
+        addr,
+        "POST",
+        path,
+        &[
+            ("Cookie", cookie),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        body.as_bytes(),
+    )
+}
+
+/// The CSRF token in a page.
+pub(crate) fn csrf_of(page: &str) -> String {
+    let marker = r#"name="csrf" value=""#;
+    let at = page.find(marker).expect("a CSRF field") + marker.len();
+    page[at..at + 64].to_string()
+}
+
+/// Signs in over plain HTTP; returns the session cookie pair (`name=value`).
+pub(crate) fn sign_in(addr: SocketAddr) -> String {
+    let page = get(addr, "/signin", None);
+    assert_eq!(page.status, 200, "{}", page.text());
+    let anon = page.cookie_pair();
+    let csrf = csrf_of(&page.text());
+    let r = post_form(
+        addr,
+        "/signin",
+        &anon,
+        &[
+            ("csrf", &csrf),
+            ("password", PASSWORD),
+            ("next", "/certificates"),
+        ],
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    let signed = r.cookie_pair();
+    assert_ne!(signed, anon, "signing in must issue a new session id");
+    signed
+}
+
+/// A tester that reports fixed lines: the connection test passes, the test e-mail fails.
+pub(crate) struct FakeTester;
+
+impl MailTester for FakeTester {
+    fn test_connection(
+        &self,
+        farm: &mut Farm,
+        target: &Target,
+        now: i64,
+    ) -> Result<Vec<String>, TestFailure> {
+        let e = mailcert_binding::effective(farm, target, now)
+            .map_err(|e| TestFailure::new(e.to_string()))?;
+        Ok(vec![
+            format!(
+                "connected to {}:{}",
+                e.settings.smtp_server, e.settings.port
+            ),
+            "220 relay.test ESMTP <ready>".into(),
+            format!(
+                "client certificate sent: {}",
+                e.settings.certificate.unwrap_or_default()
+            ),
+        ])
+    }
+
+    fn send_test(
+        &self,
+        _farm: &mut Farm,
+        _target: &Target,
+        to: &str,
+        _now: i64,
+    ) -> Result<Vec<String>, TestFailure> {
+        Err(TestFailure {
+            steps: vec!["connected".into(), format!("RCPT TO:<{to}>")],
+            error: "550 5.7.1 relaying denied".into(),
+        })
+    }
+}
+
+/// The fake tester, ready for a ServeConfig.
+pub(crate) fn fake_tester() -> Option<Arc<dyn MailTester>> {
+    Some(Arc::new(FakeTester))
+}

@@ -1,0 +1,1116 @@
+//! End-to-end tests over HTTP with a raw client: sign-in, sessions, CSRF, limits,
+//! headers, every page's forms, HTTPS. They run everywhere (no browser needed); the
+//! browser tests in browser.rs drive the same pages through headless Chromium.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::io::Write;
+use std::net::TcpStream;
+use std::sync::Arc;
+
+use common::*;
+use mailcert_admin::{AdminError, TlsSource};
+use mailcert_binding::{Encryption, Target};
+use mailcert_store::{ImportOptions, StoreName};
+
+const SERVER_ONLY_SHA1: &str = "5769770EB7DDC8AF09FC09F7009147AB9DF00EA6";
+const CLIENT_P256_SHA1: &str = "DB93DE0FBC9F39899D171CEE22B51E1E342449D9";
+
+fn farm_with_certs() -> TestFarm {
+    let f = TestFarm::with_password();
+    f.import(
+        "openssl3-default.pfx",
+        None,
+        Some(FIXTURE_PASSWORD),
+        ImportOptions::default(),
+    );
+    f.import(
+        "server-only.pfx",
+        None,
+        Some(FIXTURE_PASSWORD),
+        ImportOptions::default(),
+    );
+    f
+}
+
+fn settings_form<'a>(csrf: &'a str, encryption: &'a str, cert: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("csrf", csrf),
+        ("smtp_server", "relay.example.org"),
+        ("port", "25"),
+        ("from_address", "sharepoint@example.org"),
+        ("reply_to", ""),
+        ("charset", "utf-8"),
+        ("helo", ""),
+        ("auth", "anonymous"),
+        ("smtp_user", ""),
+        ("smtp_password", ""),
+        ("encryption", encryption),
+        (
+            "use_certificate",
+            if cert.is_empty() { "no" } else { "yes" },
+        ),
+        ("certificate", cert),
+    ]
+}
+
+#[test]
+fn pages_redirect_to_sign_in_until_signed_in() {
+    let f = TestFarm::with_password();
+    let s = Server::start(f.config());
+    for path in ["/certificates", "/settings/farm", "/webapps", "/audit", "/"] {
+        let r = get(s.addr, path, None);
+        assert_eq!(r.status, 303, "{path}");
+        let loc = r.header("location").unwrap();
+        assert!(
+            loc == "/certificates" || loc.starts_with("/signin"),
+            "{path} -> {loc}"
+        );
+    }
+    assert_eq!(
+        get(s.addr, "/settings/farm", None).header("location"),
+        Some("/signin?next=%2Fsettings%2Ffarm")
+    );
+    // A POST without a session is refused outright.
+    let r = request(
+        s.addr,
+        "POST",
+        "/webapps/add",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        b"url=https%3A%2F%2Fx.test",
+    );
+    assert_eq!(r.status, 403);
+    // A made-up session id is not a session.
+    let fake = format!("mailcert-session={}", "ab".repeat(32));
+    assert_eq!(get(s.addr, "/certificates", Some(&fake)).status, 303);
+}
+
+#[test]
+fn without_a_password_the_page_says_how_to_set_one() {
+    let f = TestFarm::new();
+    let s = Server::start(f.config());
+    assert!(
+        s.warnings
+            .iter()
+            .any(|w| w.contains("mailcert admin set-password")),
+        "{:?}",
+        s.warnings
+    );
+    let r = get(s.addr, "/signin", None);
+    assert_eq!(r.status, 200);
+    let t = r.text();
+    assert!(t.contains("mailcert admin set-password"), "{t}");
+    assert!(!t.contains(r#"type="password""#));
+}
+
+#[test]
+fn sign_in_cookie_wrong_password_and_sign_out() {
+    let f = TestFarm::with_password();
+    let s = Server::start(f.config());
+    let page = get(s.addr, "/signin?next=%2Faudit", None);
+    let set_cookie = page.header("set-cookie").unwrap().to_string();
+    for attr in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(set_cookie.contains(attr), "{set_cookie}");
+    }
+    assert!(!set_cookie.contains("Secure"), "plain HTTP: {set_cookie}");
+    assert!(set_cookie.starts_with("mailcert-session="));
+    let anon = page.cookie_pair();
+    let csrf = csrf_of(&page.text());
+    assert!(page.text().contains(r#"name="next" value="/audit""#));
+
+    // The anonymous session does not open pages.
+    assert_eq!(get(s.addr, "/certificates", Some(&anon)).status, 303);
+
+    let wrong = "not-the-password-1234";
+    let r = post_form(
+        s.addr,
+        "/signin",
+        &anon,
+        &[("csrf", &csrf), ("password", wrong), ("next", "/audit")],
+    );
+    assert_eq!(r.status, 401);
+    let t = r.text();
+    assert!(t.contains("The password is not correct."));
+    assert!(!t.contains(wrong), "a password is never echoed back");
+
+    let r = post_form(
+        s.addr,
+        "/signin",
+        &anon,
+        &[("csrf", &csrf), ("password", PASSWORD), ("next", "/audit")],
+    );
+    assert_eq!(r.status, 303);
+    assert_eq!(r.header("location"), Some("/audit"));
+    let session = r.cookie_pair();
+    assert_ne!(session, anon);
+    // The pre-sign-in id is dead: a planted id is worth nothing.
+    assert_eq!(get(s.addr, "/certificates", Some(&anon)).status, 303);
+
+    let audit = get(s.addr, "/audit", Some(&session));
+    assert_eq!(audit.status, 200);
+    let t = audit.text();
+    // Newest first: the sign-in comes before the failed attempt and the password set.
+    let signed = t.find("admin sign-in<").unwrap();
+    let failed = t.find("admin sign-in failed").unwrap();
+    let set = t.find("admin password set").unwrap();
+    assert!(signed < failed && failed < set, "{t}");
+    assert!(!t.contains(PASSWORD));
+
+    // An open redirect is not possible through `next`.
+    let page = get(s.addr, "/signin?next=%2F%2Fevil.example%2F", None);
+    assert!(page.text().contains(r#"name="next" value="/certificates""#));
+
+    // Sign out ends the session.
+    let csrf = csrf_of(&audit.text());
+    let r = post_form(s.addr, "/signout", &session, &[("csrf", &csrf)]);
+    assert_eq!(r.status, 303);
+    assert!(r.header("set-cookie").unwrap().contains("Max-Age=0"));
+    assert_eq!(get(s.addr, "/certificates", Some(&session)).status, 303);
+}
+
+#[test]
+fn posts_without_the_sessions_csrf_token_are_refused() {
+    let f = farm_with_certs();
+    let s = Server::start(f.config());
+    let session = sign_in(s.addr);
+    let other = sign_in(s.addr);
+    let other_csrf = csrf_of(&get(s.addr, "/certificates", Some(&other)).text());
+    let csrf = csrf_of(&get(s.addr, "/certificates", Some(&session)).text());
+    assert_ne!(csrf, other_csrf);
+
+    for token in [None, Some(other_csrf.as_str()), Some("00")] {
+        let mut form = vec![("url", "https://intranet.test")];
+        if let Some(t) = token {
+            form.push(("csrf", t));
+        }
+        let r = post_form(s.addr, "/webapps/add", &session, &form);
+        assert_eq!(r.status, 403, "token {token:?}");
+        assert!(r.text().contains("security token"));
+        let mut form = settings_form("", "starttls", CLIENT_RSA_SHA1);
+        form.retain(|(k, _)| *k != "csrf");
+        if let Some(t) = token {
+            form.push(("csrf", t));
+        }
+        assert_eq!(
+            post_form(s.addr, "/settings/farm", &session, &form).status,
+            403
+        );
+    }
+    assert!(f.farm().read(|tx| tx.webapps()).unwrap().is_empty());
+    assert!(
+        mailcert_binding::effective(&mut f.farm(), &Target::Farm, now()).is_err(),
+        "nothing was saved"
+    );
+
+    // A multipart upload without the token.
+    let boundary = "XyZ";
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.pem\"\r\n\r\n{}\r\n--{boundary}--\r\n",
+        std::fs::read_to_string(fixture("client-p256.pem")).unwrap()
+    );
+    let ct = format!("multipart/form-data; boundary={boundary}");
+    let r = request(
+        s.addr,
+        "POST",
+        "/certificates/import",
+        &[("Cookie", &session), ("Content-Type", &ct)],
+        body.as_bytes(),
+    );
+    assert_eq!(r.status, 403);
+    assert!(
+        f.farm()
+            .read(|tx| tx.by_sha1(CLIENT_P256_SHA1))
+            .unwrap()
+            .is_none()
+    );
+
+    // The sign-in form needs its token too.
+    let page = get(s.addr, "/signin", None);
+    let r = post_form(
+        s.addr,
+        "/signin",
+        &page.cookie_pair(),
+        &[("password", PASSWORD)],
+    );
+    assert_eq!(r.status, 403);
+
+    // With the right token the same form works.
+    let r = post_form(
+        s.addr,
+        "/webapps/add",
+        &session,
+        &[("csrf", &csrf), ("url", "https://Intranet.test/")],
+    );
+    assert_eq!(r.status, 303);
+    assert_eq!(
+        f.farm().read(|tx| tx.webapps()).unwrap()[0].url,
+        "https://intranet.test"
+    );
+}
+
+#[test]
+fn security_headers_and_body_limit() {
+    let f = TestFarm::with_password();
+    let s = Server::start(f.config());
+    let session = sign_in(s.addr);
+    let r = get(s.addr, "/certificates", Some(&session));
+    assert_eq!(r.status, 200);
+    let csp = r.header("content-security-policy").unwrap();
+    assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"));
+    assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(r.header("x-frame-options"), Some("DENY"));
+    assert_eq!(r.header("referrer-policy"), Some("no-referrer"));
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    assert!(r.header("strict-transport-security").is_none());
+    let css = get(s.addr, "/static/admin.css", None);
+    assert_eq!(css.status, 200);
+    assert!(css.header("content-type").unwrap().starts_with("text/css"));
+
+    // An upload over 1 MiB is refused with 413.
+    let csrf = csrf_of(&r.text());
+    let boundary = "B0undary";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.pem\"\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend(std::iter::repeat_n(b'A', 1536 * 1024));
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let ct = format!("multipart/form-data; boundary={boundary}");
+    let r = request(
+        s.addr,
+        "POST",
+        "/certificates/import",
+        &[("Cookie", &session), ("Content-Type", &ct)],
+        &body,
+    );
+    assert_eq!(r.status, 413, "{}", r.text());
+    assert_eq!(get(s.addr, "/nowhere", Some(&session)).status, 404);
+
+    // DNS rebinding: a request addressed to another host name gets nothing.
+    let mut tcp = TcpStream::connect(s.addr).unwrap();
+    let r = exchange(
+        &mut tcp,
+        &format!("evil.example:{}", s.addr.port()),
+        "GET",
+        "/signin",
+        &[],
+        b"",
+    );
+    assert_eq!(r.status, 400);
+    assert!(!r.text().contains("Administrator password"));
+    let mut tcp = TcpStream::connect(s.addr).unwrap();
+    let r = exchange(
+        &mut tcp,
+        &format!("localhost:{}", s.addr.port()),
+        "GET",
+        "/signin",
+        &[],
+        b"",
+    );
+    assert_eq!(r.status, 200);
+}
+
+#[test]
+fn settings_rules_are_shown_beside_their_fields_and_change_nothing() {
+    let f = farm_with_certs();
+    let s = Server::start(f.config());
+    let session = sign_in(s.addr);
+    let page = get(s.addr, "/settings/farm", Some(&session));
+    assert_eq!(page.status, 200);
+    let csrf = csrf_of(&page.text());
+
+    // The drop-down offers the eligible certificate and not the server-only one.
+    let t = page.text();
+    assert!(
+        t.contains(&format!(r#"<option value="{CLIENT_RSA_SHA1}">"#)),
+        "{t}"
+    );
+    assert!(!t.contains(SERVER_ONLY_SHA1));
+    assert!(t.contains("client-rsa.test (Client RSA) [Expiration: 2045-01-01]"));
+
+    // Save with the certificate.
+    let r = post_form(
+        s.addr,
+        "/settings/farm",
+        &session,
+        &settings_form(&csrf, "starttls", CLIENT_RSA_SHA1),
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    let e = mailcert_binding::effective(&mut f.farm(), &Target::Farm, now()).unwrap();
+    assert_eq!(e.settings.certificate.as_deref(), Some(CLIENT_RSA_SHA1));
+    assert_eq!(e.settings.smtp_server, "relay.example.org");
+    let shown = get(s.addr, "/settings/farm", Some(&session)).text();
+    assert!(shown.contains("Saved the outgoing e-mail settings of the farm."));
+    assert!(shown.contains(&format!(r#"<option value="{CLIENT_RSA_SHA1}" selected>"#)));
+
+    // Encryption off with the certificate chosen: the rule's error beside the field.
+    let mut form = settings_form(&csrf, "none", CLIENT_RSA_SHA1);
+    form.retain(|(k, _)| *k != "smtp_server");
+    form.push(("smtp_server", "other-relay.example.org"));
+    let r = post_form(s.addr, "/settings/farm", &session, &form);
+    assert_eq!(r.status, 422);
+    let t = r.text();
+    let at = t
+        .find(r#"id="certificate-error""#)
+        .expect("an error beside the certificate");
+    assert!(t[at..].contains("needs encryption"), "{}", &t[at..at + 400]);
+    assert!(t.contains("Nothing was saved"));
+    // The user's input is kept.
+    assert!(t.contains(r#"value="other-relay.example.org""#));
+    assert!(
+        t.contains(r#"id="encryption-none" type="radio" name="encryption" value="none" checked"#)
+    );
+    let after = mailcert_binding::effective(&mut f.farm(), &Target::Farm, now()).unwrap();
+    assert_eq!(after.settings, e.settings, "nothing changed");
+
+    // Several rules at once, each beside its field; a port that is no number.
+    let mut form = settings_form(&csrf, "starttls", "");
+    form.retain(|(k, _)| !matches!(*k, "from_address" | "port"));
+    form.push(("from_address", "not an address"));
+    form.push(("port", "99999"));
+    let r = post_form(s.addr, "/settings/farm", &session, &form);
+    assert_eq!(r.status, 422);
+    assert!(r.text().contains(r#"id="port-error""#));
+    let mut form = settings_form(&csrf, "starttls", "");
+    form.retain(|(k, _)| !matches!(*k, "from_address" | "smtp_server"));
+    form.push(("from_address", "not an address"));
+    form.push(("smtp_server", "bad host"));
+    let r = post_form(s.addr, "/settings/farm", &session, &form);
+    let t = r.text();
+    assert!(t.contains(r#"id="from_address-error""#), "{t}");
+    assert!(t.contains(r#"id="smtp_server-error""#));
+    assert_eq!(
+        mailcert_binding::effective(&mut f.farm(), &Target::Farm, now())
+            .unwrap()
+            .settings,
+        e.settings
+    );
+}
+
+#[test]
+fn smtp_password_is_never_shown() {
+    let f = farm_with_certs();
+    let s = Server::start(f.config());
+    let session = sign_in(s.addr);
+    let csrf = csrf_of(&get(s.addr, "/settings/farm", Some(&session)).text());
+    let secret = "smtp-secret-Xy7-4711";
+    let mut form = settings_form(&csrf, "starttls", "");
+    form.retain(|(k, _)| !matches!(*k, "auth" | "smtp_user" | "smtp_password"));
+    form.extend([
+        ("auth", "authenticated"),
+        ("smtp_user", "svc-mail"),
+        ("smtp_password", secret),
+    ]);
+    let r = post_form(s.addr, "/settings/farm", &session, &form);
+    assert_eq!(r.status, 303, "{}", r.text());
+    assert!(!r.header("location").unwrap().contains(secret));
+    let e = mailcert_binding::effective(&mut f.farm(), &Target::Farm, now()).unwrap();
+    assert!(e.settings.has_password);
+    let t = get(s.addr, "/settings/farm", Some(&session)).text();
+    assert!(t.contains("A password is set. Leave this empty to keep it."));
+    assert!(!t.contains(secret));
+    assert!(t.contains(r#"value="svc-mail""#));
+
+    // Saving again with the field empty keeps the password.
+    let mut keep = form.clone();
+    keep.retain(|(k, _)| *k != "smtp_password");
+    keep.push(("smtp_password", ""));
+    assert_eq!(
+        post_form(s.addr, "/settings/farm", &session, &keep).status,
+        303
+    );
+    let plan = mailcert_binding::plan(&mut f.farm(), &Target::Farm, now()).unwrap();
+    assert_eq!(plan.password.as_deref().map(String::as_str), Some(secret));
+
+    // A refused save with a new password does not echo it either.
+    let mut bad = form.clone();
+    bad.retain(|(k, _)| !matches!(*k, "encryption" | "smtp_password"));
+    bad.extend([
+        ("encryption", "none"),
+        ("smtp_password", "another-secret-99"),
+    ]);
+    let r = post_form(s.addr, "/settings/farm", &session, &bad);
+    assert_eq!(r.status, 422);
+    let t = r.text();
+    assert!(!t.contains("another-secret-99") && !t.contains(secret));
+    assert!(t.contains(r#"id="credentials-error""#), "{t}");
+
+    // Nor does the audit page.
+    assert!(
+        !get(s.addr, "/audit", Some(&session))
+            .text()
+            .contains(secret)
+    );
+}
+
+#[test]
+fn web_applications_fall_back_and_clear() {
+    let f = farm_with_certs();
+    let s = Server::start(f.config());
+    let session = sign_in(s.addr);
+    let csrf = csrf_of(&get(s.addr, "/webapps", Some(&session)).text());
+    // Farm settings first.
+    let r = post_form(
+        s.addr,
+        "/settings/farm",
+        &session,
+        &settings_form(&csrf, "starttls", CLIENT_RSA_SHA1),
+    );
+    assert_eq!(r.status, 303);
+    let r = post_form(
+        s.addr,
+        "/webapps/add",
+        &session,
+        &[
+            ("csrf", &csrf),
+            ("url", "HTTPS://Hr.Contoso.test:443/"),
+            ("name", "HR <site>"),
+        ],
+    );
+    assert_eq!(r.status, 303);
+    let list = get(s.addr, "/webapps", Some(&session)).text();
+    assert!(list.contains("https://hr.contoso.test"));
+    assert!(list.contains("HR &lt;site&gt;"));
+    assert!(list.contains("the farm's settings"));
+    assert!(list.contains("relay.example.org:25"));
+
+    let href = "/settings/webapp?url=https%3A%2F%2Fhr.contoso.test";
+    let page = get(s.addr, href, Some(&session)).text();
+    assert!(page.contains("uses the farm's settings"));
+    let mut form = settings_form(&csrf, "tls", CLIENT_RSA_SHA1);
+    form.retain(|(k, _)| !matches!(*k, "port" | "smtp_server"));
+    form.extend([
+        ("url", "https://hr.contoso.test"),
+        ("port", ""),
+        ("smtp_server", "hr-relay.example.org"),
+    ]);
+    let r = post_form(s.addr, "/settings/webapp", &session, &form);
+    assert_eq!(r.status, 303, "{}", r.text());
+    let target =
+        Target::WebApp(mailcert_binding::WebAppUrl::parse("https://hr.contoso.test").unwrap());
+    let e = mailcert_binding::effective(&mut f.farm(), &target, now()).unwrap();
+    assert_eq!(e.source, mailcert_binding::Source::WebApplication);
+    assert_eq!(e.settings.encryption, Encryption::Tls);
+    assert_eq!(e.settings.port, 465);
+    let list = get(s.addr, "/webapps", Some(&session)).text();
+    assert!(list.contains("hr-relay.example.org:465") && list.contains("its own settings"));
+
+    // Back to the farm's settings.
+    let r = post_form(
+        s.addr,
+        "/settings/webapp/clear",
+        &session,
+        &[("csrf", &csrf), ("url", "https://hr.contoso.test")],
+    );
+    assert_eq!(r.status, 303);
+    let e = mailcert_binding::effective(&mut f.farm(), &target, now()).unwrap();
+    assert_eq!(e.source, mailcert_binding::Source::Farm);
+
+    // Remove, after a confirmation page.
+    let confirm = get(
+        s.addr,
+        "/webapps/remove?url=https%3A%2F%2Fhr.contoso.test",
+        Some(&session),
+    );
+    assert_eq!(confirm.status, 200);
+    let r = post_form(
+        s.addr,
+        "/webapps/remove",
+        &session,
+        &[("csrf", &csrf), ("url", "https://hr.contoso.test")],
+    );
+    assert_eq!(r.status, 303);
+    assert!(f.farm().read(|tx| tx.webapps()).unwrap().is_empty());
+    assert_eq!(get(s.addr, href, Some(&session)).status, 404);
+}
+
+#[test]
+fn test_buttons_show_the_testers_steps() {
+    let f = farm_with_certs();
+    let mut cfg = f.config();
+    cfg.tester = fake_tester();
+    let s = Server::start(cfg);
+    let session = sign_in(s.addr);
+    let csrf = csrf_of(&get(s.addr, "/settings/farm", Some(&session)).text());
+    post_form(
+        s.addr,
+        "/settings/farm",
+        &session,
+        &settings_form(&csrf, "starttls", CLIENT_RSA_SHA1),
+    );
+    let r = post_form(
+        s.addr,
+        "/settings/test",
+        &session,
+        &[("csrf", &csrf), ("target", "farm")],
+    );
+    assert_eq!(r.status, 303);
+    let t = get(s.addr, "/settings/farm", Some(&session)).text();
+    assert!(t.contains("Connection test passed."));
+    assert!(t.contains("connected to relay.example.org:25"));
+    assert!(t.contains("220 relay.test ESMTP &lt;ready&gt;"));
+    assert!(t.contains(&format!("client certificate sent: {CLIENT_RSA_SHA1}")));
+
+    let r = post_form(
+        s.addr,
+        "/settings/send-test",
+        &session,
+        &[
+            ("csrf", &csrf),
+            ("target", "farm"),
+            ("to", "someone@example.org"),
+        ],
+    );
+    assert_eq!(r.status, 303);
+    let t = get(s.addr, "/settings/farm", Some(&session)).text();
+    assert!(t.contains("The test e-mail to someone@example.org failed: 550 5.7.1 relaying denied"));
+    assert!(t.contains("RCPT TO:&lt;someone@example.org&gt;"));
+
+    let r = post_form(
+        s.addr,
+        "/settings/send-test",
+        &session,
+        &[
+            ("csrf", &csrf),
+            ("target", "farm"),
+            ("to", "not an address"),
+        ],
+    );
+    assert_eq!(r.status, 303);
+    assert!(
+        get(s.addr, "/settings/farm", Some(&session))
+            .text()
+            .contains("not a valid mailbox")
+    );
+}
+
+#[test]
+fn without_a_tester_the_buttons_say_so() {
+    let f = farm_with_certs();
+    let s = Server::start(f.config());
+    let session = sign_in(s.addr);
+    let csrf = csrf_of(&get(s.addr, "/settings/farm", Some(&session)).text());
+    post_form(
+        s.addr,
+        "/settings/farm",
+        &session,
+        &settings_form(&csrf, "starttls", ""),
+    );
+    let page = get(s.addr, "/settings/farm", Some(&session)).text();
+    assert!(page.contains("Test connection") && page.contains("Send a test e-mail"));
+    post_form(
+        s.addr,
+        "/settings/test",
+        &session,
+        &[("csrf", &csrf), ("target", "farm")],
+    );
+    assert!(
+        get(s.addr, "/settings/farm", Some(&session))
+            .text()
+            .contains("Testing is not available")
+    );
+}
+
+#[test]
+fn import_by_upload_reports_per_file() {
+    let f = TestFarm::with_password();
+    let s = Server::start(f.config());
+    let session = sign_in(s.addr);
+    let csrf = csrf_of(&get(s.addr, "/certificates", Some(&session)).text());
+    let upload = |files: &[(&str, &str, Vec<u8>)], fields: &[(&str, &str)]| {
+        let boundary = "----mailcertTestBoundary";
+        let mut body = Vec::new();
+        for (k, v) in fields {
+            write!(
+                body,
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+            )
+            .unwrap();
+        }
+        for (field, name, bytes) in files {
+            write!(body, "--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").unwrap();
+            body.extend_from_slice(bytes);
+            body.extend_from_slice(b"\r\n");
+        }
+        write!(body, "--{boundary}--\r\n").unwrap();
+        let ct = format!("multipart/form-data; boundary={boundary}");
+        let r = request(
+            s.addr,
+            "POST",
+            "/certificates/import",
+            &[("Cookie", &session), ("Content-Type", &ct)],
+            &body,
+        );
+        assert_eq!(r.status, 303, "{}", r.text());
+        get(s.addr, "/certificates", Some(&session)).text()
+    };
+    let pfx = std::fs::read(fixture("openssl3-default.pfx")).unwrap();
+    // No password: the page asks for it.
+    let t = upload(
+        &[("file", "openssl3-default.pfx", pfx.clone())],
+        &[("csrf", &csrf)],
+    );
+    assert!(
+        t.contains("openssl3-default.pfx: the file is password-protected"),
+        "{t}"
+    );
+    // Wrong password: named file, named problem.
+    let t = upload(
+        &[("file", "openssl3-default.pfx", pfx.clone())],
+        &[("csrf", &csrf), ("password", "wrong")],
+    );
+    assert!(t.contains("openssl3-default.pfx: wrong password"), "{t}");
+    // Right password, a hostile friendly name.
+    let t = upload(
+        &[("file", "C:\\certs\\openssl3-default.pfx", pfx)],
+        &[
+            ("csrf", &csrf),
+            ("password", FIXTURE_PASSWORD),
+            ("friendly_name", "<script>alert(1)</script>"),
+        ],
+    );
+    assert!(t.contains("openssl3-default.pfx: added"), "{t}");
+    assert!(t.contains("Eligible for SMTP client authentication."));
+    assert!(t.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(!t.contains("<script>"));
+    // A certificate and a separate key file.
+    let t = upload(
+        &[
+            (
+                "file",
+                "client-p256.pem",
+                std::fs::read(fixture("client-p256.pem")).unwrap(),
+            ),
+            (
+                "key_file",
+                "client-p256.key",
+                std::fs::read(fixture("client-p256.key")).unwrap(),
+            ),
+        ],
+        &[("csrf", &csrf), ("exportable", "on")],
+    );
+    assert!(t.contains("client-p256.pem: added"), "{t}");
+    let c = f
+        .farm()
+        .read(|tx| tx.by_sha1(CLIENT_P256_SHA1))
+        .unwrap()
+        .unwrap();
+    assert!(c.has_private_key && c.exportable);
+    // A key that does not match.
+    let t = upload(
+        &[
+            (
+                "file",
+                "client-rsa.pem",
+                std::fs::read(fixture("client-rsa.pem")).unwrap(),
+            ),
+            (
+                "key_file",
+                "other-rsa.key",
+                std::fs::read(fixture("other-rsa.key")).unwrap(),
+            ),
+        ],
+        &[("csrf", &csrf)],
+    );
+    assert!(t.contains("client-rsa.pem was not imported"), "{t}");
+    // Rubbish.
+    let t = upload(
+        &[("file", "notes.txt", b"hello".to_vec())],
+        &[("csrf", &csrf)],
+    );
+    assert!(t.contains("notes.txt was not imported"), "{t}");
+    // Filters.
+    let t = get(s.addr, "/certificates?store=root", Some(&session)).text();
+    assert!(t.contains("mailcert Test Root CA") && !t.contains("client-p256.test"));
+    let t = get(s.addr, "/certificates?eligible=on", Some(&session)).text();
+    assert!(t.contains("client-p256.test") && !t.contains("Test Root CA"));
+    let t = get(s.addr, "/certificates?expiring=abc", Some(&session)).text();
+    assert!(t.contains("is not a number of days"));
+}
+
+#[test]
+fn export_keeps_non_exportable_keys_in_the_farm() {
+    let f = TestFarm::with_password();
+    f.import(
+        "openssl3-default.pfx",
+        None,
+        Some(FIXTURE_PASSWORD),
+        ImportOptions::default(),
+    );
+    f.import(
+        "client-p256.pem",
+        Some("client-p256.key"),
+        None,
+        ImportOptions {
+            exportable: true,
+            friendly_name: Some("p256 export/test".into()),
+            ..ImportOptions::default()
+        },
+    );
+    let s = Server::start(f.config());
+    let session = sign_in(s.addr);
+    let page = get(
+        s.addr,
+        &format!("/certificates/{CLIENT_RSA_SHA1}"),
+        Some(&session),
+    );
+    assert_eq!(page.status, 200);
+    let t = page.text();
+    assert!(
+        !t.contains(r#"value="pfx""#),
+        "no PFX for a non-exportable key"
+    );
+    let csrf = csrf_of(&t);
+    let path = format!("/certificates/{CLIENT_RSA_SHA1}/export");
+    let r = post_form(
+        s.addr,
+        &path,
+        &session,
+        &[("csrf", &csrf), ("format", "pem"), ("include_chain", "on")],
+    );
+    assert_eq!(r.status, 200);
+    let pem = r.text();
+    assert_eq!(
+        pem.matches("BEGIN CERTIFICATE").count(),
+        3,
+        "leaf, intermediate, root"
+    );
+    assert!(!pem.contains("PRIVATE KEY"));
+    assert_eq!(
+        r.header("content-disposition"),
+        Some("attachment; filename=\"Client_RSA.pem\"")
+    );
+    // PFX refused for it even when asked for directly.
+    let r = post_form(
+        s.addr,
+        &path,
+        &session,
+        &[
+            ("csrf", &csrf),
+            ("format", "pfx"),
+            ("pfx_password", "abc12345"),
+            ("pfx_password2", "abc12345"),
+        ],
+    );
+    assert_eq!(r.status, 303);
+    let back = get(
+        s.addr,
+        &format!("/certificates/{CLIENT_RSA_SHA1}"),
+        Some(&session),
+    )
+    .text();
+    assert!(back.contains("not imported --exportable"), "{back}");
+    assert!(!back.contains("abc12345"));
+
+    // The exportable one: PFX with matching passwords, opened again with the library.
+    let path = format!("/certificates/{CLIENT_P256_SHA1}/export");
+    let r = post_form(
+        s.addr,
+        &path,
+        &session,
+        &[
+            ("csrf", &csrf),
+            ("format", "pfx"),
+            ("pfx_password", "one"),
+            ("pfx_password2", "two"),
+        ],
+    );
+    assert_eq!(r.status, 303);
+    let r = post_form(
+        s.addr,
+        &path,
+        &session,
+        &[
+            ("csrf", &csrf),
+            ("format", "pfx"),
+            ("pfx_password", "export-pass-1"),
+            ("pfx_password2", "export-pass-1"),
+        ],
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/x-pkcs12"));
+    assert_eq!(
+        r.header("content-disposition"),
+        Some("attachment; filename=\"p256_export_test.pfx\"")
+    );
+    let b = mailcert_store::parse_bundle(
+        mailcert_store::Input {
+            path: std::path::Path::new("x.pfx"),
+            bytes: &r.body,
+        },
+        None,
+        Some("export-pass-1"),
+    )
+    .unwrap();
+    assert!(b.key.is_some());
+    let r = post_form(
+        s.addr,
+        &path,
+        &session,
+        &[("csrf", &csrf), ("format", "der")],
+    );
+    assert_eq!(r.header("content-type"), Some("application/pkix-cert"));
+}
+
+#[test]
+fn rename_move_and_remove_with_confirmation() {
+    let f = farm_with_certs();
+    let s = Server::start(f.config());
+    let session = sign_in(s.addr);
+    let csrf = csrf_of(&get(s.addr, "/settings/farm", Some(&session)).text());
+    post_form(
+        s.addr,
+        "/settings/farm",
+        &session,
+        &settings_form(&csrf, "starttls", CLIENT_RSA_SHA1),
+    );
+    let base = format!("/certificates/{CLIENT_RSA_SHA1}");
+    let r = post_form(
+        s.addr,
+        &format!("{base}/rename"),
+        &session,
+        &[("csrf", &csrf), ("name", "relay-2026")],
+    );
+    assert_eq!(r.status, 303);
+    let t = get(s.addr, &base, Some(&session)).text();
+    assert!(t.contains("Renamed to “relay-2026”."));
+    // Moving a bound certificate out of End Entity needs force.
+    let r = post_form(
+        s.addr,
+        &format!("{base}/move"),
+        &session,
+        &[("csrf", &csrf), ("to", "pending")],
+    );
+    assert_eq!(r.status, 303);
+    let t = get(s.addr, &base, Some(&session)).text();
+    assert!(t.contains("is bound to farm"), "{t}");
+    assert_eq!(
+        f.farm()
+            .read(|tx| tx.by_sha1(CLIENT_RSA_SHA1))
+            .unwrap()
+            .unwrap()
+            .store,
+        StoreName::EndEntity
+    );
+    // The removal page names the binding that will be cleared.
+    let confirm = get(s.addr, &format!("{base}/remove"), Some(&session)).text();
+    assert!(
+        confirm.contains(r#"<ul id="bindings"><li>farm</li></ul>"#),
+        "{confirm}"
+    );
+    assert!(confirm.contains(r#"name="force" value="on""#));
+    let r = post_form(
+        s.addr,
+        &format!("{base}/remove"),
+        &session,
+        &[("csrf", &csrf), ("force", "on")],
+    );
+    assert_eq!(r.status, 303);
+    assert_eq!(r.header("location"), Some("/certificates"));
+    let t = get(s.addr, "/certificates", Some(&session)).text();
+    assert!(t.contains("Removed relay-2026"));
+    assert!(t.contains("Bindings cleared"));
+    assert!(
+        f.farm()
+            .read(|tx| tx.by_sha1(CLIENT_RSA_SHA1))
+            .unwrap()
+            .is_none()
+    );
+    let e = mailcert_binding::effective(&mut f.farm(), &Target::Farm, now()).unwrap();
+    assert_eq!(e.settings.certificate, None);
+    assert_eq!(get(s.addr, &base, Some(&session)).status, 404);
+    assert_eq!(
+        get(s.addr, "/certificates/nothex", Some(&session)).status,
+        404
+    );
+}
+
+#[test]
+fn refuses_to_listen_beyond_loopback_without_tls() {
+    let f = TestFarm::with_password();
+    let mut cfg = f.config();
+    cfg.listen = "0.0.0.0:0".parse().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let e = rt.block_on(mailcert_admin::bind(cfg)).unwrap_err();
+    assert!(matches!(e, AdminError::TlsRequired { .. }), "{e}");
+    assert!(e.to_string().contains("without TLS"));
+    // A missing farm is reported at start-up.
+    let mut cfg = f.config();
+    cfg.db_path = f.dir.path().join("missing.db");
+    let e = rt.block_on(mailcert_admin::bind(cfg)).unwrap_err();
+    assert!(e.to_string().contains("mailcert init"), "{e}");
+}
+
+fn https_get(addr: std::net::SocketAddr, path: &str) -> Resp {
+    let mut roots = rustls::RootCertStore::empty();
+    use rustls_pki_types::pem::PemObject;
+    roots
+        .add(rustls_pki_types::CertificateDer::from_pem_file(fixture("root-ca.pem")).unwrap())
+        .unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let conn = rustls::ClientConnection::new(
+        Arc::new(config),
+        rustls_pki_types::ServerName::try_from("localhost").unwrap(),
+    )
+    .unwrap();
+    let tcp = TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    exchange(
+        &mut tls,
+        &format!("localhost:{}", addr.port()),
+        "GET",
+        path,
+        &[],
+        b"",
+    )
+}
+
+fn check_https(s: &Server) {
+    let r = https_get(s.addr, "/signin");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let c = r.header("set-cookie").unwrap();
+    assert!(c.starts_with("__Host-mailcert-session="), "{c}");
+    assert!(c.contains("; Secure") && c.contains("HttpOnly") && c.contains("SameSite=Strict"));
+    assert!(r.header("strict-transport-security").is_some());
+    let r = https_get(s.addr, "/certificates");
+    assert_eq!(r.status, 303);
+}
+
+#[test]
+fn https_from_pem_files() {
+    let f = TestFarm::with_password();
+    let chain = f.dir.path().join("server-chain.pem");
+    let mut pem = std::fs::read(fixture("localhost-server.pem")).unwrap();
+    pem.extend(std::fs::read(fixture("intermediate-ca.pem")).unwrap());
+    std::fs::write(&chain, pem).unwrap();
+    let mut cfg = f.config();
+    cfg.tls = Some(TlsSource::Files {
+        cert: chain,
+        key: fixture("localhost-server.key"),
+    });
+    let s = Server::start(cfg);
+    check_https(&s);
+    // Plain HTTP gets no page.
+    let mut tcp = TcpStream::connect(s.addr).unwrap();
+    tcp.set_read_timeout(Some(std::time::Duration::from_secs(15)))
+        .unwrap();
+    tcp.write_all(b"GET /signin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut buf = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut tcp, &mut buf);
+    assert!(!String::from_utf8_lossy(&buf).contains("Administrator password"));
+}
+
+#[test]
+fn https_from_a_farm_certificate() {
+    let f = TestFarm::with_password();
+    f.import("intermediate-ca.pem", None, None, ImportOptions::default());
+    f.import(
+        "localhost-server.pem",
+        Some("localhost-server.key"),
+        None,
+        ImportOptions {
+            friendly_name: Some("admin-https".into()),
+            ..ImportOptions::default()
+        },
+    );
+    let mut cfg = f.config();
+    cfg.tls = Some(TlsSource::Farm {
+        reference: "name:admin-https".into(),
+    });
+    let s = Server::start(cfg);
+    assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+    check_https(&s);
+
+    // A client certificate (no serverAuth) is accepted with a warning; one without a
+    // key is refused.
+    f.import(
+        "client-p256.pem",
+        Some("client-p256.key"),
+        None,
+        ImportOptions::default(),
+    );
+    let mut cfg = f.config();
+    cfg.tls = Some(TlsSource::Farm {
+        reference: CLIENT_P256_SHA1.into(),
+    });
+    let s = Server::start(cfg);
+    assert!(
+        s.warnings
+            .iter()
+            .any(|w| w.contains("Server Authentication"))
+    );
+    drop(s);
+    let mut cfg = f.config();
+    cfg.tls = Some(TlsSource::Farm {
+        reference: "22E844615EB28DC7".into(),
+    });
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let e = rt.block_on(mailcert_admin::bind(cfg)).unwrap_err();
+    assert!(e.to_string().contains("Intermediate store"), "{e}");
+}
+
+#[test]
+fn switch_moves_the_bindings_to_an_eligible_certificate() {
+    let f = farm_with_certs();
+    f.import(
+        "client-p256.pem",
+        Some("client-p256.key"),
+        None,
+        ImportOptions::default(),
+    );
+    let s = Server::start(f.config());
+    let session = sign_in(s.addr);
+    let csrf = csrf_of(&get(s.addr, "/settings/farm", Some(&session)).text());
+    post_form(
+        s.addr,
+        "/settings/farm",
+        &session,
+        &settings_form(&csrf, "starttls", CLIENT_RSA_SHA1),
+    );
+    let base = format!("/certificates/{CLIENT_RSA_SHA1}");
+    let page = get(s.addr, &base, Some(&session)).text();
+    // Only eligible End Entity certificates are offered.
+    assert!(
+        page.contains(&format!(r#"<option value="{CLIENT_P256_SHA1}">"#)),
+        "{page}"
+    );
+    assert!(!page.contains(&format!(r#"<option value="{SERVER_ONLY_SHA1}">"#)));
+    // An ineligible target is refused by the store's rule.
+    let r = post_form(
+        s.addr,
+        &format!("{base}/switch"),
+        &session,
+        &[("csrf", &csrf), ("to", SERVER_ONLY_SHA1)],
+    );
+    assert_eq!(r.status, 303);
+    assert!(
+        get(s.addr, &base, Some(&session))
+            .text()
+            .contains("not eligible")
+    );
+    let r = post_form(
+        s.addr,
+        &format!("{base}/switch"),
+        &session,
+        &[("csrf", &csrf), ("to", CLIENT_P256_SHA1)],
+    );
+    assert_eq!(r.status, 303);
+    assert!(
+        get(s.addr, &base, Some(&session))
+            .text()
+            .contains("Moved 1 binding(s)")
+    );
+    let e = mailcert_binding::effective(&mut f.farm(), &Target::Farm, now()).unwrap();
+    assert_eq!(e.settings.certificate.as_deref(), Some(CLIENT_P256_SHA1));
+}
