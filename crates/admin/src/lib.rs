@@ -42,5 +42,5 @@ mod tls;
 pub use error::AdminError;
 pub use password::{MIN_PASSWORD_CHARS, password_is_set, set_password};
 pub use server::{Bound, DEFAULT_LISTEN, ServeConfig, bind, serve, serve_blocking};
-pub use tester::{MailTester, TestFailure};
+pub use tester::{MailTester, SenderTester, TestFailure};
 pub use tls::TlsSource;

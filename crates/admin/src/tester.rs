@@ -49,3 +49,67 @@ pub trait MailTester: Send + Sync + 'static {
         now: i64,
     ) -> Result<Vec<String>, TestFailure>;
 }
+
+/// The real tester: mailcert-sender with the target's effective settings, exactly as
+/// `mailcert smtp test` and `mailcert send` do.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SenderTester {
+    /// Seconds to wait for the server at each step.
+    pub timeout_secs: u64,
+}
+
+impl SenderTester {
+    fn run(
+        &self,
+        farm: &mut Farm,
+        target: &Target,
+        to: Option<&str>,
+        now: i64,
+    ) -> Result<Vec<String>, TestFailure> {
+        let plan = mailcert_binding::plan(farm, target, now)
+            .map_err(|e| TestFailure::new(e.to_string()))?;
+        let timeout = std::time::Duration::from_secs(self.timeout_secs.clamp(1, 120));
+        let options = mailcert_sender::connect_options(&plan, timeout)
+            .map_err(|e| TestFailure::new(format!("the bound certificate cannot be used: {e}")))?;
+        let message = match to {
+            Some(to) => Some(
+                mailcert_sender::compose(
+                    &plan.effective.settings,
+                    &options.helo,
+                    &[to.to_string()],
+                    "mailcert test message",
+                    "This is a test message sent from mailcert Central Administration\nwith the outgoing e-mail settings and client certificate of this page.\n",
+                )
+                .map_err(|e| TestFailure::new(e.to_string()))?,
+            ),
+            None => None,
+        };
+        mailcert_sender::probe(&plan, &options, message.as_ref()).map_err(|(steps, e)| {
+            TestFailure {
+                steps,
+                error: format!("failed at {}: {e}", e.step()),
+            }
+        })
+    }
+}
+
+impl MailTester for SenderTester {
+    fn test_connection(
+        &self,
+        farm: &mut Farm,
+        target: &Target,
+        now: i64,
+    ) -> Result<Vec<String>, TestFailure> {
+        self.run(farm, target, None, now)
+    }
+
+    fn send_test(
+        &self,
+        farm: &mut Farm,
+        target: &Target,
+        to: &str,
+        now: i64,
+    ) -> Result<Vec<String>, TestFailure> {
+        self.run(farm, target, Some(to), now)
+    }
+}

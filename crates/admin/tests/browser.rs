@@ -18,6 +18,7 @@ use common::*;
 use fantoccini::{Client, ClientBuilder, Locator};
 use mailcert_binding::{Encryption, Target};
 use mailcert_store::{CertFilter, ImportOptions, StoreName};
+use mailcert_testsmtp::{ClientAuth, Config, TestServer, pem};
 
 /// Debian's chromedriver; `MAILCERT_CHROMEDRIVER` names another.
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -214,7 +215,8 @@ async fn set_text(c: &Client, css: &str, value: &str) {
     e.send_keys(value).await.unwrap();
 }
 
-async fn journey(c: Client, f: &TestFarm, addr: SocketAddr) {
+async fn journey(c: Client, f: &TestFarm, addr: SocketAddr, relay: &TestServer) {
+    let relay_port = relay.port().to_string();
     // Not signed in: any page sends the browser to sign-in.
     open(&c, "/settings/farm").await;
     assert_eq!(path_of(&c).await, "/signin?next=%2Fsettings%2Ffarm");
@@ -292,8 +294,8 @@ async fn journey(c: Client, f: &TestFarm, addr: SocketAddr) {
     assert!(offered_texts.contains("client-rsa.test (Client RSA) [Expiration: 2045-01-01]"));
 
     // Choose it and save: bound.
-    set_text(&c, "#smtp_server", "relay.example.org").await;
-    set_text(&c, "#port", "25").await;
+    set_text(&c, "#smtp_server", "localhost").await;
+    set_text(&c, "#port", &relay_port).await;
     set_text(&c, "#from_address", "sharepoint@example.org").await;
     click(&c, "#encryption-starttls").await;
     click(&c, "#use_certificate-yes").await;
@@ -313,17 +315,42 @@ async fn journey(c: Client, f: &TestFarm, addr: SocketAddr) {
     assert_eq!(saved.settings.encryption, Encryption::StartTls);
     assert!(saved.problems.is_empty());
 
-    // Test connection (the fake sender's step lines).
+    // Test connection: the real sender against the loopback relay, which demands a
+    // client certificate and trusts only the test root.
     submit(&c, "#tests form.inline button").await;
     c.wait()
         .for_element(Locator::Css(".flash.ok"))
         .await
         .unwrap();
+    let steps = text_of(&c, ".flash.ok").await;
     assert!(
-        text_of(&c, ".flash.ok")
-            .await
-            .contains("connected to relay.example.org:25")
+        steps.contains("client certificate requested by the server: yes"),
+        "{steps}"
     );
+    assert!(
+        steps.contains("client certificate sent: Client RSA"),
+        "{steps}"
+    );
+    assert!(steps.contains("no message was sent"), "{steps}");
+
+    // Send a test e-mail: it reaches the relay with that certificate and its chain.
+    set_text(&c, "#to", "ops@example.org").await;
+    submit(&c, "#tests form:not(.inline) button").await;
+    c.wait()
+        .for_element(Locator::Css(".flash.ok"))
+        .await
+        .unwrap();
+    let steps = text_of(&c, ".flash.ok").await;
+    assert!(steps.contains("accepted"), "{steps}");
+    let got = relay.wait_for_messages(1, Duration::from_secs(5));
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].recipients, ["ops@example.org"]);
+    assert_eq!(got[0].client_chain.len(), 2, "leaf and intermediate");
+    assert_eq!(
+        mailcert_store::thumbprints(&got[0].client_chain[0]).0,
+        CLIENT_RSA_SHA1
+    );
+    assert!(String::from_utf8_lossy(&got[0].data).contains("From: sharepoint@example.org"));
     shoot(&c, "settings").await;
 
     // Encryption off with the certificate chosen: the rule's error beside the
@@ -381,7 +408,10 @@ async fn journey(c: Client, f: &TestFarm, addr: SocketAddr) {
         .unwrap();
     let table = text_of(&c, "#webapps").await;
     assert!(table.contains("https://intranet.contoso.test"), "{table}");
-    assert!(table.contains("relay.example.org:25"), "{table}");
+    assert!(
+        table.contains(&format!("localhost:{relay_port}")),
+        "{table}"
+    );
     assert!(table.contains("Client RSA"), "{table}");
     shoot(&c, "webapps").await;
 
@@ -458,8 +488,25 @@ async fn the_whole_job_in_headless_chromium() {
             ..ImportOptions::default()
         },
     );
+    // The loopback relay: STARTTLS, client certificate required, trusts only the root.
+    let mut chain = pem::load_certs(fixture("localhost-server.pem")).unwrap();
+    chain.extend(pem::load_certs(fixture("intermediate-ca.pem")).unwrap());
+    let relay = TestServer::start(
+        Config::starttls(
+            chain,
+            pem::load_key(fixture("localhost-server.key")).unwrap(),
+        )
+        .client_auth(ClientAuth::Required(
+            pem::load_certs(fixture("root-ca.pem")).unwrap(),
+        )),
+    )
+    .unwrap();
+    // The sender trusts the relay through the farm's Root store.
+    f.import("root-ca.cer", None, None, ImportOptions::default());
     let mut cfg = f.config();
-    cfg.tester = fake_tester();
+    cfg.tester = Some(std::sync::Arc::new(mailcert_admin::SenderTester {
+        timeout_secs: 10,
+    }));
     let server = Server::start(cfg);
     BASE.set(format!("http://{}", server.addr)).unwrap();
     let profile = tempfile::tempdir().unwrap();
@@ -469,7 +516,9 @@ async fn the_whole_job_in_headless_chromium() {
     let farm = f.clone();
     let addr = server.addr;
     // The session is closed (and Chromium quits) even when a check fails.
-    let outcome = tokio::spawn(async move { journey(c, &farm, addr).await }).await;
+    let relay = std::sync::Arc::new(relay);
+    let seen = relay.clone();
+    let outcome = tokio::spawn(async move { journey(c, &farm, addr, &seen).await }).await;
     let _ = client.close().await;
     drop(server);
     drop(driver);

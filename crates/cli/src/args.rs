@@ -103,6 +103,9 @@ pub(crate) enum Command {
     /// The whole job in a throw-away farm against a loopback relay: make a CA and a
     /// client certificate, import, bind, send, and show what the relay saw.
     Demo,
+    /// Central Administration: the web page for certificates and outgoing e-mail settings.
+    #[command(subcommand)]
+    Admin(AdminCommand),
     /// Who changed which certificate, setting or binding, newest first.
     Audit {
         /// Only entries since TIME: RFC 3339 (2026-11-28T10:00:00Z), a date (2026-11-28),
@@ -122,6 +125,33 @@ pub(crate) struct TargetArgs {
     /// A web application's settings.
     #[arg(long, value_name = "URL")]
     pub(crate) webapp: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AdminCommand {
+    /// Set the administrator password (from a prompt, asked twice, or standard input).
+    SetPassword,
+    /// Serve Central Administration (127.0.0.1:8080 by default; HTTPS is required on
+    /// any other address).
+    Serve {
+        /// Address to listen on.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// HTTPS certificate chain (PEM), with --tls-key.
+        #[arg(
+            long,
+            value_name = "FILE",
+            requires = "tls_key",
+            conflicts_with = "tls_certificate"
+        )]
+        tls_cert: Option<PathBuf>,
+        /// HTTPS private key (PEM).
+        #[arg(long, value_name = "FILE", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// HTTPS with a certificate from the farm's End Entity store.
+        #[arg(long, value_name = "REF")]
+        tls_certificate: Option<String>,
+    },
 }
 
 /// Settings level for sending: a web application, or the farm when none is given.

@@ -51,7 +51,7 @@ pub use error::SendError;
 pub use identity::{ClientIdentity, Credentials, IdentityError};
 pub use message::{MessageError, Outgoing, RawOptions, compose, from_raw, message_id};
 pub use options::{ConnectOptions, Security};
-pub use relay::{connect_options, helo_name, send_all};
+pub use relay::{connect_options, helo_name, probe, report_lines, send_all};
 pub use reply::{MAX_REPLY_LINE, MAX_REPLY_LINES, Reply};
 pub use report::{CertificateSummary, HandshakeReport};
 pub use session::Session;

@@ -11,6 +11,7 @@ use crate::error::SendError;
 use crate::identity::{ClientIdentity, Credentials, IdentityError};
 use crate::message::Outgoing;
 use crate::options::{ConnectOptions, Security};
+use crate::report::HandshakeReport;
 use crate::session::Session;
 
 /// The HELO name the settings give, else this host's name.
@@ -99,4 +100,103 @@ pub fn send_all(
         let _ = s.quit();
     }
     results
+}
+
+/// The handshake as lines for people: connection and greeting, TLS version and cipher,
+/// the server's certificate, whether a client certificate was requested and which was
+/// sent (with how many intermediates), the EHLO extensions and the AUTH mechanism.
+pub fn report_lines(r: &HandshakeReport, plan: &SendPlan, options: &ConnectOptions) -> Vec<String> {
+    let mut out = vec![format!(
+        "connect {}:{} ok: {}",
+        options.host, options.port, r.greeting
+    )];
+    match (&r.tls_version, &r.cipher_suite) {
+        (Some(v), Some(c)) => out.push(format!(
+            "tls ({}) ok: {v}, {c}",
+            match options.security {
+                Security::StartTls => "STARTTLS",
+                Security::ImplicitTls => "implicit TLS",
+                Security::None => "none",
+            }
+        )),
+        _ => out.push("tls: none (SMTP encryption disabled in the settings)".into()),
+    }
+    if let Some(c) = &r.server_certificate {
+        out.push(format!(
+            "server certificate: {} (issuer {}), expires {}, verified for {}",
+            c.subject, c.issuer, c.not_after, options.host
+        ));
+    }
+    out.push(format!(
+        "client certificate requested by the server: {}{}",
+        if r.client_cert_requested { "yes" } else { "no" },
+        if r.client_cert_hints.is_empty() {
+            String::new()
+        } else {
+            format!(" (accepted issuers: {})", r.client_cert_hints.join("; "))
+        }
+    ));
+    let bound = plan
+        .effective
+        .certificate
+        .as_ref()
+        .map(|c| format!("{} ({})", c.display_name(), c.facts.thumbprint_sha1));
+    out.push(match (&r.client_cert_sent, &bound) {
+        (Some(sha1), Some(b)) => format!(
+            "client certificate sent: {b} with {} intermediate(s){}",
+            plan.chain.len().saturating_sub(1),
+            if b.contains(sha1.as_str()) {
+                ""
+            } else {
+                " (thumbprint differs!)"
+            }
+        ),
+        (None, Some(b)) => {
+            format!("client certificate bound but not sent (the server did not ask): {b}")
+        }
+        (_, None) => "client certificate: none bound".into(),
+    });
+    out.push(format!("EHLO extensions: {}", r.extensions.join(", ")));
+    out.push(match &r.auth_mechanism {
+        Some(m) => format!("auth ok ({m})"),
+        None => "auth: not configured (anonymous)".into(),
+    });
+    out
+}
+
+/// Connects with `options`, reports each step, optionally sends `message`, and quits:
+/// `mailcert smtp test` and the admin page's buttons. On failure, the steps done so far
+/// and the error.
+pub fn probe(
+    plan: &SendPlan,
+    options: &ConnectOptions,
+    message: Option<&Outgoing>,
+) -> Result<Vec<String>, (Vec<String>, SendError)> {
+    let mut session = Session::connect(options).map_err(|e| (Vec::new(), e))?;
+    let mut lines = report_lines(session.report(), plan, options);
+    if let Some(m) = message {
+        match session.send(&m.envelope, &m.data) {
+            Ok(d) => {
+                lines.push(format!(
+                    "message to {} accepted: {}",
+                    d.accepted
+                        .iter()
+                        .map(|a| a.address.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    d.reply
+                ));
+                for r in &d.refused {
+                    lines.push(format!("recipient {} refused: {}", r.address, r.reply));
+                }
+            }
+            Err(e) => return Err((lines, e)),
+        }
+    }
+    match session.quit() {
+        Ok(()) if message.is_none() => lines.push("quit ok; no message was sent".into()),
+        Ok(()) => lines.push("quit ok".into()),
+        Err(e) => lines.push(format!("quit: {e}")),
+    }
+    Ok(lines)
 }

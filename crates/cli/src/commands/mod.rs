@@ -1,5 +1,6 @@
 //! One module per command group; `run` dispatches.
 
+mod admin;
 mod audit;
 mod cert;
 mod demo;
@@ -33,6 +34,7 @@ pub(crate) fn run(cli: Cli) -> Result<u8> {
         Command::Cert(c) => cert::run(&g, c),
         Command::Webapp(c) => webapp::run(&g, c),
         Command::Smtp(c) => smtp::run(&g, c),
+        Command::Admin(c) => admin::run(&g, c),
         Command::Audit { since } => audit::run(&g, since.as_deref()),
         Command::Send {
             target,

@@ -7,9 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use mailcert_binding::{SendPlan, Target, WebAppUrl};
-use mailcert_sender::{
-    ConnectOptions, Delivery, HandshakeReport, Outgoing, RawOptions, SendError, Session,
-};
+use mailcert_sender::{ConnectOptions, Delivery, Outgoing, RawOptions, SendError};
 
 use super::Globals;
 use crate::args::OptionalTarget;
@@ -205,76 +203,11 @@ pub(crate) fn sendmail(
     deliver(g, &options, &[label], &[m])
 }
 
-fn report_lines(r: &HandshakeReport, plan: &SendPlan, options: &ConnectOptions) -> Vec<String> {
-    let mut out = vec![format!(
-        "connect {}:{} ok: {}",
-        options.host, options.port, r.greeting
-    )];
-    match (&r.tls_version, &r.cipher_suite) {
-        (Some(v), Some(c)) => out.push(format!(
-            "tls ({}) ok: {v}, {c}",
-            match options.security {
-                mailcert_sender::Security::StartTls => "STARTTLS",
-                mailcert_sender::Security::ImplicitTls => "implicit TLS",
-                mailcert_sender::Security::None => "none",
-            }
-        )),
-        _ => out.push("tls: none (SMTP encryption disabled in the settings)".into()),
-    }
-    if let Some(c) = &r.server_certificate {
-        out.push(format!(
-            "server certificate: {} (issuer {}), expires {}, verified for {}",
-            c.subject, c.issuer, c.not_after, options.host
-        ));
-    }
-    out.push(format!(
-        "client certificate requested by the server: {}{}",
-        if r.client_cert_requested { "yes" } else { "no" },
-        if r.client_cert_hints.is_empty() {
-            String::new()
-        } else {
-            format!(" (accepted issuers: {})", r.client_cert_hints.join("; "))
-        }
-    ));
-    let bound = plan
-        .effective
-        .certificate
-        .as_ref()
-        .map(|c| format!("{} ({})", c.display_name(), c.facts.thumbprint_sha1));
-    out.push(match (&r.client_cert_sent, &bound) {
-        (Some(sha1), Some(b)) => format!(
-            "client certificate sent: {b} with {} intermediate(s){}",
-            plan.chain.len().saturating_sub(1),
-            if b.contains(sha1.as_str()) {
-                ""
-            } else {
-                " (thumbprint differs!)"
-            }
-        ),
-        (None, Some(b)) => {
-            format!("client certificate bound but not sent (the server did not ask): {b}")
-        }
-        (_, None) => "client certificate: none bound".into(),
-    });
-    out.push(format!("EHLO extensions: {}", r.extensions.join(", ")));
-    out.push(match &r.auth_mechanism {
-        Some(m) => format!("auth ok ({m})"),
-        None => "auth: not configured (anonymous)".into(),
-    });
-    out
-}
-
 /// `mailcert smtp test`.
 pub(crate) fn test(g: &Globals, target: &Target, timeout: u64) -> Result<u8> {
     let (plan, options) = prepare(g, target, timeout)?;
-    match Session::connect(&options) {
-        Ok(session) => {
-            let mut lines = report_lines(session.report(), &plan, &options);
-            let quit = session.quit();
-            lines.push(match &quit {
-                Ok(()) => "quit ok; no message was sent".into(),
-                Err(e) => format!("quit: {e}"),
-            });
+    match mailcert_sender::probe(&plan, &options, None) {
+        Ok(lines) => {
             if g.json {
                 println!("{}", serde_json::json!({"ok": true, "steps": lines}));
             } else {
@@ -284,17 +217,22 @@ pub(crate) fn test(g: &Globals, target: &Target, timeout: u64) -> Result<u8> {
             }
             Ok(exit::OK)
         }
-        Err(e) => {
+        Err((steps, e)) => {
             if g.json {
                 println!(
                     "{}",
                     serde_json::json!({
                         "ok": false,
+                        "steps": steps,
                         "step": e.step(),
                         "error": e.to_string(),
                         "reply": e.reply().map(ToString::to_string),
                     })
                 );
+            } else if !g.quiet {
+                for l in &steps {
+                    println!("{l}");
+                }
             }
             eprintln!(
                 "mailcert: {}:{}: {}",

@@ -1,0 +1,103 @@
+//! `mailcert admin set-password` and `mailcert admin serve`.
+
+use std::io::Read;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use mailcert_admin::{SenderTester, ServeConfig, TlsSource};
+
+use super::Globals;
+use crate::args::AdminCommand;
+use crate::{Exit, context, exit, secrets};
+
+fn read_new_password() -> Result<zeroize::Zeroizing<String>> {
+    if secrets::can_prompt() {
+        let a = secrets::prompt("New administrator password: ")?;
+        let b = secrets::prompt("Repeat it: ")?;
+        if *a != *b {
+            return Err(Exit {
+                code: exit::ERROR,
+                message: "the passwords differ; nothing was changed".into(),
+            }
+            .into());
+        }
+        return Ok(a);
+    }
+    let mut s = String::new();
+    std::io::stdin()
+        .take(4096)
+        .read_to_string(&mut s)
+        .context("reading the password from standard input")?;
+    let trimmed = s.strip_suffix('\n').unwrap_or(&s);
+    let trimmed = trimmed.strip_suffix('\r').unwrap_or(trimmed);
+    let pw = zeroize::Zeroizing::new(trimmed.to_string());
+    zeroize::Zeroize::zeroize(&mut s);
+    Ok(pw)
+}
+
+pub(crate) fn run(g: &Globals, cmd: AdminCommand) -> Result<u8> {
+    let db = context::db_path(g.db.clone())?;
+    let key = context::key_path(&db);
+    match cmd {
+        AdminCommand::SetPassword => {
+            let mut farm = context::open(g.db.clone())?;
+            let pw = read_new_password()?;
+            mailcert_admin::set_password(&mut farm, &pw, context::now()).map_err(|e| {
+                let code = match e.kind() {
+                    mailcert_store::ErrorKind::Rejected => exit::REJECTED,
+                    _ => exit::ERROR,
+                };
+                Exit {
+                    code,
+                    message: e.to_string(),
+                }
+            })?;
+            if !g.quiet {
+                println!("administrator password set");
+            }
+            Ok(exit::OK)
+        }
+        AdminCommand::Serve {
+            listen,
+            tls_cert,
+            tls_key,
+            tls_certificate,
+        } => {
+            // Fail early and clearly when the farm is missing.
+            drop(context::open(g.db.clone())?);
+            let mut cfg = ServeConfig::new(db, key);
+            cfg.listen = listen;
+            cfg.tls = match (tls_cert, tls_key, tls_certificate) {
+                (Some(cert), Some(key), _) => Some(TlsSource::Files { cert, key }),
+                (_, _, Some(reference)) => Some(TlsSource::Farm { reference }),
+                _ => None,
+            };
+            cfg.tester = Some(Arc::new(SenderTester { timeout_secs: 30 }));
+            if std::env::var_os("MAILCERT_NOW").is_some() {
+                cfg.fixed_now = Some(context::now());
+            }
+            let quiet = g.quiet;
+            mailcert_admin::serve_blocking(cfg, |bound| {
+                for w in bound.warnings() {
+                    eprintln!("mailcert: WARNING: {w}");
+                }
+                if !quiet {
+                    println!("Central Administration: {}  (Ctrl-C stops it)", bound.url());
+                }
+            })
+            .map_err(|e| {
+                let code = match e.kind() {
+                    mailcert_store::ErrorKind::Rejected => exit::REJECTED,
+                    mailcert_store::ErrorKind::Usage => exit::USAGE,
+                    mailcert_store::ErrorKind::NotFound => exit::NOT_FOUND,
+                    _ => exit::ERROR,
+                };
+                Exit {
+                    code,
+                    message: e.to_string(),
+                }
+            })?;
+            Ok(exit::OK)
+        }
+    }
+}
