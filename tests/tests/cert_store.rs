@@ -926,7 +926,7 @@ fn export_formats_and_the_exportable_rule() {
         "password.txt",
     ]);
     assert_eq!(r.code, 3, "{r:?}");
-    assert!(r.stderr.contains("--exportable"), "{r:?}");
+    assert!(r.stderr.contains("not imported as exportable"), "{r:?}");
     assert!(!std::path::Path::new(&out("no.pfx")).exists());
     f.ok(&[
         "cert",

@@ -81,6 +81,10 @@ where
     let now = state.now();
     tokio::task::spawn_blocking(move || {
         let mut farm = Farm::open(&db, &key)?;
+        farm.set_actor(format!(
+            "{} (Central Administration)",
+            mailcert_store::os_user()
+        ));
         f(&mut farm, now)
     })
     .await

@@ -801,7 +801,7 @@ fn export_keeps_non_exportable_keys_in_the_farm() {
         Some(&session),
     )
     .text();
-    assert!(back.contains("not imported --exportable"), "{back}");
+    assert!(back.contains("not imported as exportable"), "{back}");
     assert!(!back.contains("abc12345"));
 
     // The exportable one: PFX with matching passwords, opened again with the library.

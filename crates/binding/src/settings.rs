@@ -235,11 +235,7 @@ pub fn validate(
         })
     };
     if s.smtp_server.trim().is_empty() {
-        push(
-            Field::Server,
-            "server",
-            "an SMTP server is required (--smtp-server)".into(),
-        );
+        push(Field::Server, "server", "an SMTP server is required".into());
     } else if !valid_host(&s.smtp_server) {
         push(
             Field::Server,
@@ -295,7 +291,7 @@ pub fn validate(
             push(
                 Field::Credentials,
                 "credentials",
-                "an SMTP user needs a password (--smtp-password-file)".into(),
+                "an SMTP user needs a password".into(),
             );
         }
         if s.encryption == Encryption::None {

@@ -151,7 +151,7 @@ pub fn check(rule: RuleId, s: &Subject<'_>, now: i64) -> Option<Finding> {
             } else {
                 fail(
                     "no private key was imported".into(),
-                    "the certificate's private key (import it from a PFX, or with --key)",
+                    "the certificate's private key (import it from a PFX, or with its key file)",
                 )
             }
         }

@@ -125,7 +125,7 @@ pub enum Error {
     },
     /// The private key cannot be exported because it was not imported as exportable.
     #[error(
-        "certificate {thumbprint}: the private key was not imported --exportable, so it cannot be exported"
+        "certificate {thumbprint}: the private key was not imported as exportable, so it cannot be exported"
     )]
     NotExportable {
         /// The certificate's SHA-1 thumbprint.

@@ -31,6 +31,7 @@ pub use model::{CertFacts, KeyType, StoreName, UnknownStore, eku_name};
 pub use model::{OID_ANY_EKU, OID_CLIENT_AUTH, OID_SERVER_AUTH};
 pub use parse::{Bundle, Input, MAX_INPUT_BYTES, parse_bundle};
 pub use repo::Tx;
+pub use repo::os_user;
 pub use repo::{
     AuditEntry, BindingRef, CertFilter, CertRecord, Farm, InitOutcome, NewCert, Scope, SettingsRow,
     WebAppRow,

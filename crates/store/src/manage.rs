@@ -35,7 +35,7 @@ fn release_bindings(
         return Err(Error::Rejected {
             rule: "bound",
             message: format!(
-                "certificate {} is bound to {}; {action} it with --force to clear those bindings, or `mailcert cert switch` them to another certificate first",
+                "certificate {} is bound to {}; force the {action} to clear those bindings, or switch them to another certificate first",
                 c.facts.describe(),
                 bound.join(", ")
             ),
@@ -47,7 +47,7 @@ fn release_bindings(
             now,
             "unbind",
             b,
-            &format!("{} ({action} --force)", c.facts.describe()),
+            &format!("{} (forced {action})", c.facts.describe()),
         )?;
     }
     Ok(bound)

@@ -145,7 +145,8 @@ pub(crate) fn run(g: &Globals, cmd: CertCommand) -> Result<u8> {
             Ok(exit::OK)
         }
         CertCommand::Remove { reference, force } => {
-            let c = mailcert_store::remove(&mut farm, &reference, force, now)?;
+            let c = mailcert_store::remove(&mut farm, &reference, force, now)
+                .inspect_err(force_hint)?;
             report_change(g, &c.record, "removed", &c.cleared);
             Ok(exit::OK)
         }
@@ -154,7 +155,8 @@ pub(crate) fn run(g: &Globals, cmd: CertCommand) -> Result<u8> {
             to,
             force,
         } => {
-            let c = mailcert_store::move_to(&mut farm, &reference, to, force, now)?;
+            let c = mailcert_store::move_to(&mut farm, &reference, to, force, now)
+                .inspect_err(force_hint)?;
             report_change(g, &c.record, &format!("moved to {to}"), &c.cleared);
             Ok(exit::OK)
         }
@@ -200,6 +202,13 @@ pub(crate) fn run(g: &Globals, cmd: CertCommand) -> Result<u8> {
             );
             Ok(exit::OK)
         }
+    }
+}
+
+/// Points at --force when a bound certificate blocked the change.
+fn force_hint(e: &mailcert_store::Error) {
+    if let mailcert_store::Error::Rejected { rule: "bound", .. } = e {
+        eprintln!("hint: --force clears the bindings in the same transaction");
     }
 }
 

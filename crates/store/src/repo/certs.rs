@@ -9,6 +9,7 @@ use crate::model::{CertFacts, KeyType, StoreName};
 /// Operations inside one database transaction.
 pub struct Tx<'a> {
     tx: &'a Transaction<'a>,
+    actor: Option<&'a str>,
 }
 
 /// A stored certificate, without its DER or key.
@@ -144,7 +145,7 @@ fn row_to_record(r: &Row<'_>) -> rusqlite::Result<CertRecord> {
 }
 
 /// The operating-system user, for the audit trail.
-pub(crate) fn os_user() -> String {
+pub fn os_user() -> String {
     for var in ["USER", "LOGNAME"] {
         if let Ok(u) = std::env::var(var)
             && !u.is_empty()
@@ -171,8 +172,8 @@ pub(crate) fn os_user() -> String {
 }
 
 impl<'a> Tx<'a> {
-    pub(crate) fn new(tx: &'a Transaction<'a>) -> Self {
-        Tx { tx }
+    pub(crate) fn new(tx: &'a Transaction<'a>, actor: Option<&'a str>) -> Self {
+        Tx { tx, actor }
     }
 
     pub(super) fn sql(&self) -> &Transaction<'a> {
@@ -394,11 +395,18 @@ impl<'a> Tx<'a> {
         Ok(())
     }
 
-    /// Appends to the audit trail as the current operating-system user.
+    /// Appends to the audit trail as the farm's actor (see [`Farm::set_actor`](crate::Farm::set_actor)),
+    /// by default the operating-system user.
     pub fn audit(&self, now: i64, action: &str, object: &str, detail: &str) -> Result<()> {
         self.tx.execute(
             "INSERT INTO audit_log (at, actor, action, object, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![now, os_user(), action, object, detail],
+            params![
+                now,
+                self.actor.map_or_else(os_user, str::to_string),
+                action,
+                object,
+                detail
+            ],
         )?;
         Ok(())
     }

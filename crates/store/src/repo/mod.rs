@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::secret::MasterKey;
 
 pub use bindings::{BindingRef, Scope, SettingsRow, WebAppRow};
-pub use certs::{AuditEntry, CertFilter, CertRecord, NewCert};
+pub use certs::{AuditEntry, CertFilter, CertRecord, NewCert, os_user};
 
 /// How long a writer waits for another process's transaction before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -30,6 +30,7 @@ pub struct Farm {
     db_path: PathBuf,
     key_path: PathBuf,
     master: OnceCell<MasterKey>,
+    actor: Option<String>,
 }
 
 impl std::fmt::Debug for Farm {
@@ -149,7 +150,14 @@ impl Farm {
             db_path: db_path.to_path_buf(),
             key_path: key_path.to_path_buf(),
             master: OnceCell::new(),
+            actor: None,
         })
+    }
+
+    /// Records audit lines as `actor` instead of the operating-system user (the web page
+    /// names the signed-in administrator and the account it runs as).
+    pub fn set_actor(&mut self, actor: impl Into<String>) {
+        self.actor = Some(actor.into());
     }
 
     /// The database file.
@@ -186,7 +194,7 @@ impl Farm {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| E::from(e.into()))?;
-        let value = f(&certs::Tx::new(&tx))?;
+        let value = f(&certs::Tx::new(&tx, self.actor.as_deref()))?;
         tx.commit().map_err(|e| E::from(e.into()))?;
         Ok(value)
     }
@@ -200,7 +208,7 @@ impl Farm {
             .conn
             .transaction_with_behavior(TransactionBehavior::Deferred)
             .map_err(|e| E::from(e.into()))?;
-        let value = f(&certs::Tx::new(&tx))?;
+        let value = f(&certs::Tx::new(&tx, self.actor.as_deref()))?;
         tx.finish().map_err(|e| E::from(e.into()))?;
         Ok(value)
     }
