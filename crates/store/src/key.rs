@@ -64,7 +64,9 @@ pub(crate) fn normalize(path: &Path, raw: RawKey, password: Option<&str>) -> Res
             .algorithm
             .parameters
             .and_then(|p| p.decode_as::<ObjectIdentifier>().ok());
-        return ec_pkcs8_with_public_key(path, &pkcs8, curve);
+        return Ok(PrivateKey {
+            pkcs8: ec_to_pkcs8(path, &pkcs8, curve, EcForm::Pkcs8)?,
+        });
     }
     if alg == OID_RSA {
         // Check that the RSA structure inside is sound now rather than at first use.
@@ -114,61 +116,49 @@ fn sec1_to_pkcs8(path: &Path, der: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
     let ec = sec1::EcPrivateKey::from_der(der)
         .map_err(|e| Error::bad_file(path, format!("the EC private key is malformed: {e}")))?;
     let curve = ec.parameters.and_then(|p| p.named_curve());
-    let doc = match curve {
-        Some(c) if c == OID_P256 => p256::SecretKey::from_sec1_der(der)
-            .map_err(|e| Error::bad_file(path, format!("the P-256 private key is malformed: {e}")))
-            .and_then(|k| p256_to_pkcs8(&k))?,
-        Some(c) if c == OID_P384 => p384::SecretKey::from_sec1_der(der)
-            .map_err(|e| Error::bad_file(path, format!("the P-384 private key is malformed: {e}")))
-            .and_then(|k| p384_to_pkcs8(&k))?,
-        Some(c) => return Err(unsupported_curve(path, &c.to_string())),
-        None => {
-            return Err(Error::bad_file(
-                path,
-                "the EC private key does not name its curve",
-            ));
-        }
-    };
-    Ok(doc)
+    ec_to_pkcs8(path, der, curve, EcForm::Sec1)
 }
 
-fn unsupported_curve(path: &Path, curve: &str) -> Error {
-    Error::bad_file(
-        path,
-        format!("the EC private key is on curve {curve}; only P-256 and P-384 are supported"),
-    )
+/// How an EC private key arrived.
+#[derive(Debug, Clone, Copy)]
+enum EcForm {
+    /// `EC PRIVATE KEY` (RFC 5915).
+    Sec1,
+    /// PKCS#8, possibly without its public key (Java keytool).
+    Pkcs8,
 }
 
-fn p256_to_pkcs8(key: &p256::SecretKey) -> Result<Zeroizing<Vec<u8>>> {
-    use p256::pkcs8::EncodePrivateKey;
-    key.to_pkcs8_der()
-        .map(|d| Zeroizing::new(d.as_bytes().to_vec()))
-        .map_err(|e| Error::Internal(format!("P-256 re-encoding: {e}")))
-}
-
-fn p384_to_pkcs8(key: &p384::SecretKey) -> Result<Zeroizing<Vec<u8>>> {
-    use p384::pkcs8::EncodePrivateKey;
-    key.to_pkcs8_der()
-        .map(|d| Zeroizing::new(d.as_bytes().to_vec()))
-        .map_err(|e| Error::Internal(format!("P-384 re-encoding: {e}")))
-}
-
-/// Re-encodes an EC PKCS#8 key so that it carries its public key (Java keytool omits it,
-/// and ring refuses such keys).
-fn ec_pkcs8_with_public_key(
+/// Decodes a P-256 or P-384 key and re-encodes it as PKCS#8 carrying its public key,
+/// the one EC form ring (and so rustls) accepts.
+fn ec_to_pkcs8(
     path: &Path,
-    pkcs8: &[u8],
+    der: &[u8],
     curve: Option<ObjectIdentifier>,
-) -> Result<PrivateKey> {
-    use p256::pkcs8::DecodePrivateKey;
-    let der = match curve {
-        Some(c) if c == OID_P256 => p256::SecretKey::from_pkcs8_der(pkcs8)
-            .map_err(|e| Error::bad_file(path, format!("the P-256 private key is malformed: {e}")))
-            .and_then(|k| p256_to_pkcs8(&k))?,
-        Some(c) if c == OID_P384 => p384::SecretKey::from_pkcs8_der(pkcs8)
-            .map_err(|e| Error::bad_file(path, format!("the P-384 private key is malformed: {e}")))
-            .and_then(|k| p384_to_pkcs8(&k))?,
-        Some(c) => return Err(unsupported_curve(path, &c.to_string())),
+    form: EcForm,
+) -> Result<Zeroizing<Vec<u8>>> {
+    use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey};
+    let malformed = |name: &str, e: String| {
+        Error::bad_file(path, format!("the {name} private key is malformed: {e}"))
+    };
+    let encoded = match curve {
+        Some(c) if c == OID_P256 => match form {
+            EcForm::Sec1 => p256::SecretKey::from_sec1_der(der).map_err(|e| e.to_string()),
+            EcForm::Pkcs8 => p256::SecretKey::from_pkcs8_der(der).map_err(|e| e.to_string()),
+        }
+        .map_err(|e| malformed("P-256", e))?
+        .to_pkcs8_der(),
+        Some(c) if c == OID_P384 => match form {
+            EcForm::Sec1 => p384::SecretKey::from_sec1_der(der).map_err(|e| e.to_string()),
+            EcForm::Pkcs8 => p384::SecretKey::from_pkcs8_der(der).map_err(|e| e.to_string()),
+        }
+        .map_err(|e| malformed("P-384", e))?
+        .to_pkcs8_der(),
+        Some(c) => {
+            return Err(Error::bad_file(
+                path,
+                format!("the EC private key is on curve {c}; only P-256 and P-384 are supported"),
+            ));
+        }
         None => {
             return Err(Error::bad_file(
                 path,
@@ -176,7 +166,9 @@ fn ec_pkcs8_with_public_key(
             ));
         }
     };
-    Ok(PrivateKey { pkcs8: der })
+    encoded
+        .map(|d| Zeroizing::new(d.as_bytes().to_vec()))
+        .map_err(|e| Error::Internal(format!("EC key re-encoding: {e}")))
 }
 
 /// The public key that a private key implies, in the form the certificate carries it.
