@@ -753,6 +753,22 @@ fn the_database_never_holds_a_private_key_in_clear() {
     let exported = std::fs::read(&p).unwrap();
     assert!(contains(&exported, b"-----BEGIN PRIVATE KEY-----"));
     assert_eq!(mode(&p), 0o600);
+    let certs_only = out.path().join("c.pem");
+    f2.ok(&[
+        "cert",
+        "export",
+        &sha1_of("client-p256.pem"),
+        "--format",
+        "pem",
+        "--no-key",
+        "--out",
+        certs_only.to_str().unwrap(),
+    ]);
+    let text = std::fs::read_to_string(&certs_only).unwrap();
+    assert!(
+        text.contains("BEGIN CERTIFICATE") && !text.contains("PRIVATE KEY"),
+        "{text}"
+    );
     let f3 = TestFarm::new();
     let r = f3
         .ok(&["--json", "cert", "import", p.to_str().unwrap()])

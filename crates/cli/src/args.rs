@@ -355,6 +355,9 @@ pub(crate) enum CertCommand {
         /// PFX encryption: aes256 (default) or 3des for old systems.
         #[arg(long, value_name = "ALG", default_value = "aes256")]
         pfx_encryption: PfxEnc,
+        /// PEM: the certificates alone, even when the key is exportable.
+        #[arg(long)]
+        no_key: bool,
     },
     /// Remove a certificate and its key.
     Remove {

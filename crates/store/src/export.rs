@@ -59,6 +59,9 @@ pub struct ExportRequest<'a> {
     pub password: Option<&'a str>,
     /// PKCS#12 encryption.
     pub pfx_encryption: PfxEncryption,
+    /// For PEM: write the private key too when the certificate is exportable (`false`
+    /// writes the certificates alone). PKCS#12 always carries the key; DER and P7B never.
+    pub include_key: bool,
 }
 
 /// The exported bytes; wiped on drop since they may hold a key.
@@ -108,7 +111,7 @@ pub fn export(farm: &mut Farm, cert: &CertRecord, req: &ExportRequest<'_>) -> Re
             for der in std::iter::once(&leaf_der).chain(chain_der.iter()) {
                 out.push_str(&pem_block("CERTIFICATE", der)?);
             }
-            let key = key(&sealed)?;
+            let key = if req.include_key { key(&sealed)? } else { None };
             if let Some(k) = &key {
                 let block = Zeroizing::new(pem_block("PRIVATE KEY", k)?);
                 out.push_str(&block);

@@ -680,6 +680,7 @@ fn export_form(admin: &Admin, c: &CertRecord, base: &str) -> Markup {
                         option value="pem" {
                             @if key_out { "PEM (.pem): certificate and private key" } @else { "PEM (.pem): certificate" }
                         }
+                        @if key_out { option value="pem-cert" { "PEM (.pem): certificate only" } }
                         option value="der" { "DER (.cer): the certificate alone" }
                         option value="p7b" { "PKCS#7 (.p7b): certificates" }
                         @if key_out { option value="pfx" { "PFX / PKCS#12 (.pfx): certificate and private key" } }
@@ -957,7 +958,8 @@ pub(crate) async fn export(
     };
     let back = format!("/certificates/{sha1}");
     let AdminForm { admin, data } = form;
-    let format = match ExportFormat::from_str(data.get("format")) {
+    let include_key = data.get("format") != "pem-cert";
+    let format = match ExportFormat::from_str(data.get("format").trim_end_matches("-cert")) {
         Ok(f) => f,
         Err(e) => return flash_redirect(&state, &admin.id, error_flash(e), &back),
     };
@@ -997,6 +999,7 @@ pub(crate) async fn export(
             include_chain: include_chain && format != ExportFormat::Der,
             password: password.as_deref().map(String::as_str),
             pfx_encryption,
+            include_key,
         };
         Ok(mailcert_store::export(farm, &cert, &req).map(|e| (cert, e)))
     })

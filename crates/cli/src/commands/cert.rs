@@ -78,6 +78,7 @@ pub(crate) fn run(g: &Globals, cmd: CertCommand) -> Result<u8> {
             include_chain,
             password,
             pfx_encryption,
+            no_key,
         } => {
             let cert = farm.read(|tx| tx.resolve(&reference))?;
             let pw = if format == mailcert_store::ExportFormat::Pfx {
@@ -108,6 +109,7 @@ pub(crate) fn run(g: &Globals, cmd: CertCommand) -> Result<u8> {
                     PfxEnc::Aes256 => PfxEncryption::Aes256,
                     PfxEnc::TripleDes => PfxEncryption::TripleDes,
                 },
+                include_key: !no_key,
             };
             let exported = mailcert_store::export(&mut farm, &cert, &req)?;
             write_out(&out, &exported.bytes, exported.carries_key)?;
@@ -133,6 +135,7 @@ pub(crate) fn run(g: &Globals, cmd: CertCommand) -> Result<u8> {
                     }
                 );
                 if !exported.carries_key
+                    && !no_key
                     && cert.has_private_key
                     && !cert.exportable
                     && matches!(format, mailcert_store::ExportFormat::Pem)
