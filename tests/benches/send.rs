@@ -11,8 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use mailcert_tests::postfix::{Postfix, PostfixConfig};
-use mailcert_tests::{binary, fixture};
-use mailcert_testsmtp::{ClientAuth, Config, TestServer, pem};
+use mailcert_tests::{binary, fixture, relay};
 
 const MESSAGES: usize = 1_000;
 /// One process per message is slow by nature; this many give a stable rate.
@@ -229,18 +228,7 @@ fn main() {
     println!(
         "loopback relay (mailcert-testsmtp, STARTTLS, client certificate required, root-only trust):"
     );
-    let mut chain = pem::load_certs(fixture("localhost-server.pem")).unwrap();
-    chain.extend(pem::load_certs(fixture("intermediate-ca.pem")).unwrap());
-    let server = TestServer::start(
-        Config::starttls(
-            chain,
-            pem::load_key(fixture("localhost-server.key")).unwrap(),
-        )
-        .client_auth(ClientAuth::Required(
-            pem::load_certs(fixture("root-ca.pem")).unwrap(),
-        )),
-    )
-    .unwrap();
+    let server = relay::start(relay::relay_config(false));
     let db = farm(dir.path(), server.port());
     let files = message_files(dir.path(), "ops@contoso.com");
     let d = one_connection(&db, &files);

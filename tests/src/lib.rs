@@ -5,6 +5,7 @@
 //! (`cargo build --workspace` before `cargo test`, as the README's test command does).
 
 pub mod postfix;
+pub mod relay;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -38,6 +39,14 @@ pub fn fixtures() -> PathBuf {
 /// A fixture file by name.
 pub fn fixture(name: &str) -> PathBuf {
     fixtures().join(name)
+}
+
+/// The SHA-1 thumbprint (upper-case hex) of a fixture certificate, from expected.json.
+pub fn sha1_of(name: &str) -> String {
+    expected()[name]["sha1"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{name} is not in fixtures/files/expected.json"))
+        .to_string()
 }
 
 /// The expected facts of the fixture certificates (fixtures/files/expected.json).

@@ -3,14 +3,10 @@
 //! `audit`), against a real SQLite farm.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use mailcert_tests::{Run, TestFarm, contains, expected, fixture};
+use mailcert_tests::{Run, TestFarm, contains, fixture, sha1_of};
 use serde_json::Value;
 
 const APP: &str = "https://intranet.contoso.com";
-
-fn sha1_of(name: &str) -> String {
-    expected()[name]["sha1"].as_str().unwrap().to_string()
-}
 
 /// A farm with client-rsa (eligible, name "relay"), client-p256 (eligible, "spare"),
 /// expired (ineligible) and a web application.

@@ -4,12 +4,8 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use mailcert_tests::{TestFarm, contains, expected, fixture};
+use mailcert_tests::{TestFarm, contains, expected, fixture, sha1_of};
 use serde_json::Value;
-
-fn sha1_of(name: &str) -> String {
-    expected()[name]["sha1"].as_str().unwrap().to_string()
-}
 
 fn find<'a>(list: &'a [Value], sha1: &str) -> &'a Value {
     list.iter()

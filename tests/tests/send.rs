@@ -4,35 +4,15 @@
 
 use std::time::Duration;
 
-use mailcert_tests::{TestFarm, expected, fixture};
-use mailcert_testsmtp::{ClientAuth, Config, ReceivedMessage, TestServer, pem};
+use mailcert_tests::{TestFarm, relay, sha1_of};
+use mailcert_testsmtp::{Config, ReceivedMessage, TestServer};
 
 const APP: &str = "https://intranet.contoso.com";
-
-fn sha1_of(name: &str) -> String {
-    expected()[name]["sha1"].as_str().unwrap().to_string()
-}
-
-fn server_chain() -> Vec<rustls_pki_types::CertificateDer<'static>> {
-    let mut c = pem::load_certs(fixture("localhost-server.pem")).unwrap();
-    c.extend(pem::load_certs(fixture("intermediate-ca.pem")).unwrap());
-    c
-}
-
-fn root_only() -> Vec<rustls_pki_types::CertificateDer<'static>> {
-    pem::load_certs(fixture("root-ca.pem")).unwrap()
-}
 
 /// A relay on STARTTLS (or implicit TLS) that demands a client certificate chaining to
 /// the test root, which it alone trusts.
 fn relay(implicit: bool) -> TestServer {
-    let key = pem::load_key(fixture("localhost-server.key")).unwrap();
-    let cfg = if implicit {
-        Config::implicit_tls(server_chain(), key)
-    } else {
-        Config::starttls(server_chain(), key).require_tls(true)
-    };
-    TestServer::start(cfg.client_auth(ClientAuth::Required(root_only()))).unwrap()
+    relay::start(relay::relay_config(implicit))
 }
 
 /// A farm with client-p256 (and its chain: the root lands in the Root store, which is
@@ -144,13 +124,7 @@ fn send_over_implicit_tls() {
 
 #[test]
 fn whole_messages_go_over_one_connection_with_a_line_each() {
-    let key = pem::load_key(fixture("localhost-server.key")).unwrap();
-    let server = TestServer::start(
-        Config::starttls(server_chain(), key)
-            .client_auth(ClientAuth::Required(root_only()))
-            .reject_recipient("nobody@contoso.com"),
-    )
-    .unwrap();
+    let server = relay::start(relay::relay_config(false).reject_recipient("nobody@contoso.com"));
     let f = farm(&server, "starttls");
     let d = f.dir.path();
     let mut files = Vec::new();
@@ -407,13 +381,8 @@ fn starttls_is_never_skipped() {
 
 #[test]
 fn smtp_credentials_are_used_over_tls() {
-    let key = pem::load_key(fixture("localhost-server.key")).unwrap();
-    let server = TestServer::start(
-        Config::starttls(server_chain(), key)
-            .client_auth(ClientAuth::Required(root_only()))
-            .auth("svc-sharepoint", "correct horse battery"),
-    )
-    .unwrap();
+    let server =
+        relay::start(relay::relay_config(false).auth("svc-sharepoint", "correct horse battery"));
     let f = farm(&server, "starttls");
     let pw = f.dir.path().join("pw");
     std::fs::write(&pw, "wrong password\n").unwrap();

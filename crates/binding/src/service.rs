@@ -309,7 +309,6 @@ pub fn set(
                     check = Some(match tx.by_sha1(sha1)? {
                         Some(c) => cert_check(&c, now),
                         None => CertificateCheck {
-                            sha1: sha1.clone(),
                             described: sha1.clone(),
                             reasons: vec!["it is no longer in the farm".into()],
                         },
@@ -351,7 +350,6 @@ pub fn set(
 
 fn cert_check(c: &CertRecord, now: i64) -> CertificateCheck {
     CertificateCheck {
-        sha1: c.facts.thumbprint_sha1.clone(),
         described: c.facts.describe(),
         reasons: c.findings(now).iter().map(|f| f.message()).collect(),
     }

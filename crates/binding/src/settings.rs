@@ -213,8 +213,6 @@ impl ValidatedSmtpSettings {
 /// What the certificate rule needs to know about the certificate to be bound.
 #[derive(Debug, Clone)]
 pub struct CertificateCheck {
-    /// Its SHA-1 thumbprint.
-    pub sha1: String,
     /// How it is described in messages.
     pub described: String,
     /// Its failed eligibility rules now (empty: eligible).
@@ -418,7 +416,6 @@ mod tests {
         let mut s = base();
         s.certificate = Some("AB".into());
         let c = CertificateCheck {
-            sha1: "AB".into(),
             described: "AB (x)".into(),
             reasons: vec!["validity: expired".into()],
         };
