@@ -142,7 +142,10 @@ pub(crate) fn send(
         };
         let body = String::from_utf8(body).map_err(|_| Exit {
             code: exit::ERROR,
-            message: "the body is not UTF-8 text".into(),
+            message: format!(
+                "{}: the body is not UTF-8 text (give it in UTF-8; --charset in the settings decides how it is sent)",
+                body_file.map_or("standard input".into(), |p| p.display().to_string())
+            ),
         })?;
         messages.push(mailcert_sender::compose(
             settings, &helo, to, subject, &body,
