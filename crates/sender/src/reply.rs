@@ -1,4 +1,7 @@
 //! SMTP replies and their bounded reading.
+//!
+//! The bytes come from the network: no slice index is taken on them without a check.
+#![deny(clippy::indexing_slicing)]
 
 use std::fmt;
 use std::io::{self, BufRead, Read};
@@ -145,18 +148,15 @@ fn parse_line(line: &[u8]) -> Result<(u16, bool, String), ReadError> {
     let malformed = || {
         ReadError::Malformed(format!(
             "not an SMTP reply line: {:?}",
-            String::from_utf8_lossy(&line[..line.len().min(80)])
+            String::from_utf8_lossy(line.get(..80).unwrap_or(line))
         ))
     };
     let (digits, rest) = match line {
-        [a, b, c, rest @ ..] if [a, b, c].iter().all(|d| d.is_ascii_digit()) => {
+        [a @ b'2'..=b'5', b, c, rest @ ..] if b.is_ascii_digit() && c.is_ascii_digit() => {
             ([*a, *b, *c], rest)
         }
         _ => return Err(malformed()),
     };
-    if !(b'2'..=b'5').contains(&digits[0]) {
-        return Err(malformed());
-    }
     let code = digits
         .iter()
         .fold(0u16, |acc, d| acc * 10 + u16::from(d - b'0'));

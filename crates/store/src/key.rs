@@ -1,5 +1,6 @@
 //! Private keys: bringing every format to one PKCS#8 form, and checking that a key
 //! belongs to a certificate.
+#![deny(clippy::indexing_slicing)]
 
 use std::fmt;
 use std::path::Path;
@@ -185,7 +186,7 @@ enum DerivedPublic {
 
 fn strip_zeros(b: &[u8]) -> &[u8] {
     let start = b.iter().position(|x| *x != 0).unwrap_or(b.len());
-    &b[start..]
+    b.get(start..).unwrap_or_default()
 }
 
 fn derive_public(key: &PrivateKey) -> Result<DerivedPublic> {

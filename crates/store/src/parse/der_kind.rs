@@ -18,7 +18,7 @@ pub(crate) enum DerKind {
 
 /// Classifies DER bytes, or `None` when they are not DER of a known shape.
 pub(crate) fn classify(bytes: &[u8]) -> Option<DerKind> {
-    if bytes.len() >= 2 && bytes[0] == 0x30 && bytes[1] == 0x80 {
+    if bytes.starts_with(&[0x30, 0x80]) {
         return Some(DerKind::IndefiniteBer);
     }
     let mut outer = SliceReader::new(bytes).ok()?;

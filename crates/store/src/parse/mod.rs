@@ -4,6 +4,10 @@
 //! Formats are told apart by content, not by file name: PEM by its armour, DER by the
 //! first element inside the outer SEQUENCE (PKCS#12 starts with version 3, PKCS#7 with an
 //! OID, a certificate with a SEQUENCE, keys with small version numbers).
+//!
+//! Every byte read here comes from a file someone brought: no slice index is taken on it
+//! without a check (`clippy::indexing_slicing` is denied for the whole module).
+#![deny(clippy::indexing_slicing)]
 
 mod der_kind;
 mod pem;
@@ -105,6 +109,12 @@ pub fn parse_bundle(
         Some(k) => find_key_owner(key_path, k, &contents.certs)?,
         None => lowest_certificate(input.path, &contents.certs)?,
     };
+    if leaf_index >= contents.certs.len() {
+        return Err(Error::Internal(format!(
+            "leaf index {leaf_index} out of {} certificates",
+            contents.certs.len()
+        )));
+    }
     let leaf = contents.certs.remove(leaf_index);
     Ok(Bundle {
         leaf,
@@ -210,13 +220,15 @@ fn lowest_certificate(path: &Path, certs: &[Vec<u8>]) -> Result<usize> {
     for c in certs {
         parsed.push(crate::facts::parse_der(path, c)?);
     }
-    let issues_another = |i: usize| {
+    let issues_another = |i: usize, cert: &X509Certificate<'_>| {
         parsed
             .iter()
             .enumerate()
-            .any(|(j, other): (usize, &X509Certificate<'_>)| {
-                j != i && other.issuer().as_raw() == parsed[i].subject().as_raw()
-            })
+            .any(|(j, other)| j != i && other.issuer().as_raw() == cert.subject().as_raw())
     };
-    Ok((0..parsed.len()).find(|i| !issues_another(*i)).unwrap_or(0))
+    Ok(parsed
+        .iter()
+        .enumerate()
+        .find(|(i, cert)| !issues_another(*i, cert))
+        .map_or(0, |(i, _)| i))
 }

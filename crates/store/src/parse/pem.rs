@@ -36,7 +36,10 @@ fn sections<'a>(path: &Path, bytes: &'a [u8]) -> Result<Vec<Section<'a>>> {
         let label_start = start + BEGIN.len();
         let label_end = find(bytes, b"-----", label_start)
             .ok_or_else(|| Error::bad_file(path, "a PEM BEGIN line is not closed by -----"))?;
-        let label = String::from_utf8_lossy(&bytes[label_start..label_end]).into_owned();
+        let label_bytes = bytes
+            .get(label_start..label_end)
+            .ok_or_else(|| Error::bad_file(path, "a PEM BEGIN line is malformed"))?;
+        let label = String::from_utf8_lossy(label_bytes).into_owned();
         let end_marker = format!("-----END {label}-----");
         let end = find(bytes, end_marker.as_bytes(), label_end).ok_or_else(|| {
             Error::bad_file(
@@ -45,10 +48,10 @@ fn sections<'a>(path: &Path, bytes: &'a [u8]) -> Result<Vec<Section<'a>>> {
             )
         })?;
         let stop = end + end_marker.len();
-        out.push(Section {
-            label,
-            text: &bytes[start..stop],
-        });
+        let text = bytes.get(start..stop).ok_or_else(|| {
+            Error::bad_file(path, format!("the PEM section \"{label}\" is malformed"))
+        })?;
+        out.push(Section { label, text });
         pos = stop;
     }
     Ok(out)
@@ -106,12 +109,17 @@ pub(super) fn parse(path: &Path, bytes: &[u8], password: Option<&str>) -> Result
             "TRUSTED CERTIFICATE" => {
                 // OpenSSL's form: the certificate followed by trust settings.
                 let der = decode()?;
-                let len = first_element_len(&der).ok_or_else(|| {
-                    Error::bad_file(path, format!("PEM section {} is not a certificate", n + 1))
+                let cert = first_element(&der).ok_or_else(|| {
+                    Error::bad_file(
+                        path,
+                        format!(
+                            "PEM section {} (\"{label}\") is not a certificate: its DER is truncated or malformed",
+                            n + 1
+                        ),
+                    )
                 })?;
-                let cert = der[..len].to_vec();
-                crate::facts::parse_der(path, &cert)?;
-                contents.certs.push(cert);
+                crate::facts::parse_der(path, cert)?;
+                contents.certs.push(cert.to_vec());
             }
             "PRIVATE KEY" => contents.keys.push(RawKey::Pkcs8(Zeroizing::new(decode()?))),
             "ENCRYPTED PRIVATE KEY" => contents.keys.push(RawKey::EncryptedPkcs8(decode()?)),
@@ -165,12 +173,13 @@ pub(super) fn parse(path: &Path, bytes: &[u8], password: Option<&str>) -> Result
     Ok(contents)
 }
 
-/// Length of the first DER element (header plus body) of `der`.
-fn first_element_len(der: &[u8]) -> Option<usize> {
+/// The first DER element (header plus body) of `der`, or `None` when `der` does not hold
+/// all the bytes its header claims.
+fn first_element(der: &[u8]) -> Option<&[u8]> {
     use der::{Decode, Reader};
     let mut r = der::SliceReader::new(der).ok()?;
     let header = der::Header::decode(&mut r).ok()?;
-    let header_len = usize::try_from(r.position()).ok()?;
-    let body = usize::try_from(header.length()).ok()?;
-    Some(header_len + body)
+    r.read_slice(header.length()).ok()?;
+    let end = usize::try_from(r.position()).ok()?;
+    der.get(..end)
 }
