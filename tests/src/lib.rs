@@ -67,7 +67,8 @@ pub struct Run {
 }
 
 impl Run {
-    fn from_output(o: Output) -> Run {
+    /// What a finished process produced.
+    pub fn from_output(o: Output) -> Run {
         Run {
             code: o.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&o.stdout).into_owned(),

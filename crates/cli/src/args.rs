@@ -63,8 +63,10 @@ pub(crate) enum Command {
         /// Whole RFC 5322 messages to send (recipients from To/Cc/Bcc), all over one connection.
         #[arg(long, value_name = "FILE", num_args = 1..)]
         message: Vec<PathBuf>,
-        /// Seconds to wait for the server at each step.
-        #[arg(long, value_name = "SECS", default_value_t = 30)]
+        /// Seconds each SMTP step may take, however slowly the server answers (lookup,
+        /// connect and greeting; TLS; each command; each 64 KiB of the message);
+        /// RFC 5321's timeouts are the ceiling.
+        #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600))]
         timeout: u64,
     },
     /// sendmail-compatible drop-in: reads a message on standard input and sends it.
@@ -96,6 +98,9 @@ pub(crate) enum Command {
         /// The web application whose settings to use.
         #[arg(long, value_name = "URL", env = "MAILCERT_WEBAPP")]
         webapp: Option<String>,
+        /// Seconds each SMTP step may take (as for `send`).
+        #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=600))]
+        timeout: u64,
         /// Recipients.
         #[arg(value_name = "RCPT")]
         recipients: Vec<String>,
@@ -254,8 +259,10 @@ pub(crate) enum SmtpCommand {
     Test {
         #[command(flatten)]
         target: TargetArgs,
-        /// Seconds to wait for the server at each step.
-        #[arg(long, value_name = "SECS", default_value_t = 30)]
+        /// Seconds each SMTP step may take, however slowly the server answers (lookup,
+        /// connect and greeting; TLS; each command; each 64 KiB of the message);
+        /// RFC 5321's timeouts are the ceiling.
+        #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600))]
         timeout: u64,
     },
     /// Drop a web application's own settings so that it uses the farm's.

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use anyhow::{Result, anyhow};
 use mailcert_store::Farm;
 
+use crate::{Exit, exit};
+
 /// The farm database path: `--db`, else `$MAILCERT_DB`, else
 /// `$XDG_DATA_HOME/mailcert/farm.db` (`~/.local/share/mailcert/farm.db`).
 pub(crate) fn db_path(flag: Option<PathBuf>) -> Result<PathBuf> {
@@ -45,12 +47,23 @@ pub(crate) fn open(flag: Option<PathBuf>) -> Result<Farm> {
 
 /// Now, in Unix seconds. `MAILCERT_NOW` (RFC 3339) overrides the clock, so that an
 /// operator can ask "what will be eligible on that date?" and tests can age certificates.
-pub(crate) fn now() -> i64 {
-    std::env::var("MAILCERT_NOW")
-        .ok()
-        .and_then(|v| {
-            time::OffsetDateTime::parse(&v, &time::format_description::well_known::Rfc3339).ok()
-        })
-        .map(|t| t.unix_timestamp())
-        .unwrap_or_else(|| time::OffsetDateTime::now_utc().unix_timestamp())
+/// A value that is not an RFC 3339 time is a usage error, never silently "now".
+pub(crate) fn now() -> Result<i64> {
+    match std::env::var_os("MAILCERT_NOW").filter(|v| !v.is_empty()) {
+        None => Ok(time::OffsetDateTime::now_utc().unix_timestamp()),
+        Some(v) => {
+            let text = v.to_string_lossy();
+            time::OffsetDateTime::parse(&text, &time::format_description::well_known::Rfc3339)
+                .map(|t| t.unix_timestamp())
+                .map_err(|_| {
+                    Exit {
+                        code: exit::USAGE,
+                        message: format!(
+                            "MAILCERT_NOW='{text}' is not an RFC 3339 time such as 2027-01-01T00:00:00Z; unset it to use the clock"
+                        ),
+                    }
+                    .into()
+                })
+        }
+    }
 }

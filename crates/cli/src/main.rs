@@ -2,9 +2,12 @@
 //! It parses, calls the libraries, prints, and maps every failure to an exit code in
 //! one place (`exit_code`).
 
+#[macro_use]
+mod out;
 mod args;
 mod commands;
 mod context;
+mod input;
 mod output;
 mod secrets;
 
@@ -103,7 +106,7 @@ fn main() -> ExitCode {
             // An already-reported failure carries an empty message.
             let text = format!("{err:#}");
             if !text.is_empty() {
-                eprintln!("mailcert: {text}");
+                errln!("mailcert: {text}");
             }
             ExitCode::from(exit_code(&err))
         }

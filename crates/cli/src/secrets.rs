@@ -1,7 +1,7 @@
 //! Reading passwords from a file, an environment variable, standard input or a prompt:
 //! never from the command line, where other users could see them.
 
-use std::io::{IsTerminal, Read};
+use std::io::IsTerminal;
 
 use anyhow::{Context, Result, bail};
 use zeroize::Zeroizing;
@@ -22,17 +22,8 @@ fn chomp(mut s: String) -> String {
 /// The password from the source given, if any. `None` means none was configured.
 pub(crate) fn from_source(src: &PasswordSource) -> Result<Option<Zeroizing<String>>> {
     if let Some(path) = &src.password_file {
-        let raw = if path.as_os_str() == "-" {
-            let mut s = String::new();
-            std::io::stdin()
-                .read_to_string(&mut s)
-                .context("reading the password from standard input")?;
-            s
-        } else {
-            std::fs::read_to_string(path)
-                .with_context(|| format!("{}: cannot read the password file", path.display()))?
-        };
-        return Ok(Some(Zeroizing::new(chomp(raw))));
+        let raw = crate::input::password(path)?;
+        return Ok(Some(Zeroizing::new(chomp(raw.to_string()))));
     }
     if let Some(var) = &src.password_env {
         return match std::env::var(var) {

@@ -10,7 +10,7 @@
 //! Safety rules built in: STARTTLS never falls back to plain text, credentials and
 //! client certificates are refused without TLS, server verification cannot be turned
 //! off, replies are read with bounded line length and line count, and every socket
-//! operation has a timeout.
+//! step has a deadline (a server that drips bytes cannot stretch it).
 //!
 //! ```no_run
 //! use mailcert_sender::{ConnectOptions, Envelope, Security, Session};
@@ -52,6 +52,7 @@ pub use identity::{ClientIdentity, Credentials, IdentityError};
 pub use message::{MessageError, Outgoing, RawOptions, compose, from_raw, message_id};
 pub use options::{ConnectOptions, Security};
 pub use relay::{connect_options, helo_name, probe, report_lines, send_all};
+pub use reply::read_replies_for_fuzzing;
 pub use reply::{MAX_REPLY_LINE, MAX_REPLY_LINES, Reply};
 pub use report::{CertificateSummary, HandshakeReport};
 pub use session::Session;

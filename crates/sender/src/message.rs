@@ -183,6 +183,35 @@ fn split_headers(block: &[u8]) -> Vec<RawHeader<'_>> {
     out
 }
 
+/// The message with every line ending as CRLF: a lone CR or a lone LF becomes CRLF.
+///
+/// Done before any parsing, so that the lines read here are the lines the relay and the
+/// recipient see after DATA's normalisation; otherwise `Subject: x\rBcc: y` would be one
+/// header here and two there (a header smuggled past the Bcc rule).
+fn crlf_lines(raw: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let clean = raw.iter().enumerate().all(|(i, b)| match b {
+        b'\r' => raw.get(i + 1) == Some(&b'\n'),
+        b'\n' => i > 0 && raw.get(i - 1) == Some(&b'\r'),
+        _ => true,
+    });
+    if clean {
+        return std::borrow::Cow::Borrowed(raw);
+    }
+    let mut out = Vec::with_capacity(raw.len() + raw.len() / 32 + 2);
+    let mut bytes = raw.iter().peekable();
+    while let Some(&b) = bytes.next() {
+        match b {
+            b'\r' => {
+                bytes.next_if_eq(&&b'\n');
+                out.extend_from_slice(b"\r\n");
+            }
+            b'\n' => out.extend_from_slice(b"\r\n"),
+            other => out.push(other),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 fn header_name(bytes: &[u8]) -> String {
     let colon = bytes.iter().position(|b| *b == b':').unwrap_or(0);
     String::from_utf8_lossy(&bytes[..colon])
@@ -199,6 +228,8 @@ pub fn from_raw(
     raw: &[u8],
     opts: &RawOptions,
 ) -> Result<Outgoing, MessageError> {
+    let raw = crlf_lines(raw);
+    let raw = raw.as_ref();
     let (headers, body_start) =
         mailparse::parse_headers(raw).map_err(|e| MessageError::NotAMessage(e.to_string()))?;
     if headers.is_empty() {
@@ -208,7 +239,8 @@ pub fn from_raw(
         let mut v = Vec::new();
         for h in headers
             .iter()
-            .filter(|h| h.get_key_ref().eq_ignore_ascii_case(name))
+            // `Bcc : x` is a Bcc header too (RFC 5322's obsolete syntax allows the space).
+            .filter(|h| h.get_key_ref().trim().eq_ignore_ascii_case(name))
         {
             let list = mailparse::addrparse_header(h)
                 .map_err(|_| MessageError::BadAddress(h.get_value()))?;
@@ -370,13 +402,19 @@ mod tests {
             text.contains("From: App <app@example.org>"),
             "own From kept: {text}"
         );
-        assert!(text.contains("Subject: folded\n  subject line\n"), "{text}");
+        assert!(
+            text.contains("Subject: folded\r\n  subject line\r\n"),
+            "{text}"
+        );
         assert!(
             text.contains("Message-ID: <") && text.contains("Date: "),
             "{text}"
         );
         assert!(text.contains("Reply-To: help@contoso.com"), "{text}");
-        assert!(text.ends_with("subject line\n\r\nbody line\n"), "{text:?}");
+        assert!(
+            text.ends_with("subject line\r\n\r\nbody line\r\n"),
+            "{text:?}"
+        );
         // Without -t only the arguments count; -f overrides the sender.
         let m = from_raw(
             &settings(),
@@ -409,5 +447,63 @@ mod tests {
         assert!(
             String::from_utf8_lossy(&m.data).starts_with("From: SharePoint <sp@contoso.com>\r\n")
         );
+    }
+
+    fn minus_t(raw: &[u8]) -> Outgoing {
+        from_raw(
+            &settings(),
+            "h",
+            raw,
+            &RawOptions {
+                recipients_from_headers: true,
+                ..Default::default()
+            },
+        )
+        .unwrap()
+    }
+
+    /// Regression (issue 8): a lone CR in a header line used to hide a Bcc inside the
+    /// Subject here, while DATA's normalisation made it a header line of its own there.
+    #[test]
+    fn a_lone_cr_cannot_smuggle_a_header() {
+        let m =
+            minus_t(b"To: a@example.org\r\nSubject: hi\rBcc: hidden@example.org\r\n\r\nbody\r\n");
+        let text = String::from_utf8_lossy(&m.data);
+        assert!(!text.contains("hidden@"), "Bcc must not leave: {text:?}");
+        assert!(!text.contains("Bcc"), "{text:?}");
+        assert!(text.contains("Subject: hi\r\n"), "{text:?}");
+        assert_eq!(m.envelope.to, ["a@example.org", "hidden@example.org"]);
+        // No lone CR or LF is left anywhere in what is sent.
+        let d = &m.data;
+        for (i, b) in d.iter().enumerate() {
+            if *b == b'\r' {
+                assert_eq!(d.get(i + 1), Some(&b'\n'), "lone CR at {i}: {text:?}");
+            }
+            if *b == b'\n' {
+                assert!(i > 0 && d[i - 1] == b'\r', "lone LF at {i}: {text:?}");
+            }
+        }
+    }
+
+    /// Regression (issue 8): `bcc : x` was stripped but its address was not a recipient.
+    #[test]
+    fn a_bcc_with_a_space_before_the_colon_is_a_recipient() {
+        let m = minus_t(b"To: a@example.org\nbcc : blind@example.org\nSubject: x\n\nbody\n");
+        assert_eq!(m.envelope.to, ["a@example.org", "blind@example.org"]);
+        assert!(!String::from_utf8_lossy(&m.data).contains("blind@"));
+    }
+
+    #[test]
+    fn line_endings_become_crlf() {
+        assert_eq!(crlf_lines(b"a\r\nb").as_ref(), b"a\r\nb");
+        assert!(matches!(
+            crlf_lines(b"a\r\nb"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        assert_eq!(
+            crlf_lines(b"a\nb\rc\r\n\r").as_ref(),
+            b"a\r\nb\r\nc\r\n\r\n"
+        );
+        assert_eq!(crlf_lines(b"\n\n").as_ref(), b"\r\n\r\n");
     }
 }

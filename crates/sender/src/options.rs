@@ -39,7 +39,9 @@ pub struct ConnectOptions {
     pub extra_roots: Vec<CertificateDer<'static>>,
     /// Whether the operating system's trust anchors are used too.
     pub use_platform_roots: bool,
-    /// Limit for the TCP connect and for each read and write.
+    /// Deadline of each SMTP step (name lookup, connect and greeting; TLS handshake;
+    /// each command and its reply; each block of the message), however the server
+    /// spreads its bytes; RFC 5321's timeouts are the ceiling.
     pub timeout: Duration,
 }
 

@@ -3,8 +3,9 @@
 
 use std::io::{self, BufReader, Write};
 use std::mem;
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use base64::prelude::{BASE64_STANDARD, Engine as _};
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
@@ -21,7 +22,7 @@ use crate::options::{ConnectOptions, Security};
 use crate::reply::{ReadError, Reply, read_reply};
 use crate::report::{self, HandshakeReport};
 use crate::tls_failure;
-use crate::transport::Transport;
+use crate::transport::{DeadlineStream, Transport};
 use crate::trust;
 
 /// What the TLS handshake needs, prepared before any network traffic.
@@ -45,7 +46,27 @@ pub struct Session {
     broken: bool,
     /// A failed transaction may have left server state that RSET must clear.
     needs_reset: bool,
+    /// The most any one step may take (`ConnectOptions::timeout`).
+    timeout: Duration,
 }
+
+/// RFC 5321 (4.5.3.2) timeouts, the ceiling of each step's deadline: a longer
+/// `--timeout` never makes a step wait longer than the RFC lets a client wait.
+mod ceiling {
+    use std::time::Duration;
+
+    /// The greeting, and the commands RFC 5321 gives no timeout of their own.
+    pub(super) const COMMAND: Duration = Duration::from_secs(5 * 60);
+    /// The reply to DATA (the 354).
+    pub(super) const DATA_INITIATION: Duration = Duration::from_secs(2 * 60);
+    /// Each block of the message written.
+    pub(super) const DATA_BLOCK: Duration = Duration::from_secs(3 * 60);
+    /// The reply after the final dot.
+    pub(super) const DATA_TERMINATION: Duration = Duration::from_secs(10 * 60);
+}
+
+/// How much of the message is written under one deadline: RFC 5321's "data block".
+const DATA_BLOCK_BYTES: usize = 64 * 1024;
 
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -70,27 +91,27 @@ impl Session {
             Security::None => None,
             Security::StartTls | Security::ImplicitTls => Some(tls_setup(options)?),
         };
-        let tcp = connect_tcp(options)?;
-        let timeouts = tcp
-            .set_nodelay(true)
-            .and_then(|()| tcp.set_read_timeout(Some(options.timeout)))
-            .and_then(|()| tcp.set_write_timeout(Some(options.timeout)));
-        if let Err(source) = timeouts {
+        // One deadline covers the name lookup, the TCP connect and the greeting.
+        let connect_deadline = Instant::now() + options.timeout.min(ceiling::COMMAND);
+        let tcp = connect_tcp(options, connect_deadline)?;
+        if let Err(source) = tcp.set_nodelay(true) {
             return Err(SendError::Io {
                 step: "connect",
                 source,
             });
         }
         let mut session = Session {
-            stream: BufReader::new(Transport::Plain(tcp)),
+            stream: BufReader::new(Transport::Plain(DeadlineStream::new(tcp, connect_deadline))),
             report: HandshakeReport::default(),
             extensions: Extensions::default(),
             resolver: tls.as_ref().map(|t| t.resolver.clone()),
             broken: false,
             needs_reset: false,
+            timeout: options.timeout,
         };
         if let (Security::ImplicitTls, Some(tls)) = (options.security, &tls) {
             session.handshake(tls)?;
+            session.arm(ceiling::COMMAND);
         }
         let greeting = session.read("connect")?;
         if greeting.code != 220 {
@@ -207,6 +228,7 @@ impl Session {
             batch.push_str(&format!("RCPT TO:<{to}>\r\n"));
         }
         batch.push_str("DATA\r\n");
+        self.arm(ceiling::COMMAND);
         self.write("mail", batch.as_bytes())?;
 
         let mail_reply = self.read("mail")?;
@@ -218,12 +240,14 @@ impl Session {
         if self.broken {
             return Err(closing_during_rcpt(&accepted, refused));
         }
+        self.arm(ceiling::DATA_INITIATION);
         let data_reply = self.read("data")?;
         if mail_reply.is_positive() && !accepted.is_empty() && data_reply.code == 354 {
             return self.finish_data(accepted, refused, payload);
         }
         if data_reply.code == 354 {
             // The server wants data we will not send: end it empty (RFC 2920 3.1).
+            self.arm(ceiling::DATA_TERMINATION);
             self.write("data", b".\r\n")?;
             self.read("data")?;
         }
@@ -284,6 +308,7 @@ impl Session {
         let mut accepted = Vec::new();
         let mut refused = Vec::new();
         for to in &envelope.to {
+            self.arm(ceiling::COMMAND);
             let entry = RecipientReply {
                 address: to.clone(),
                 reply: self.read("rcpt")?,
@@ -307,7 +332,12 @@ impl Session {
         refused: Vec<RecipientReply>,
         payload: &[u8],
     ) -> Result<Delivery, SendError> {
-        self.write("data", payload)?;
+        for block in payload.chunks(DATA_BLOCK_BYTES) {
+            self.arm(ceiling::DATA_BLOCK);
+            self.write_unflushed("data", block)?;
+        }
+        self.arm(ceiling::DATA_TERMINATION);
+        self.flush("data")?;
         let reply = self.read("data")?;
         if !reply.is_positive() {
             return Err(SendError::MessageRefused { reply });
@@ -381,6 +411,7 @@ impl Session {
 
     /// Runs the TLS handshake over the plain TCP stream.
     fn handshake(&mut self, tls: &TlsSetup) -> Result<(), SendError> {
+        self.arm(ceiling::COMMAND);
         let plain = mem::replace(&mut self.stream, BufReader::new(Transport::Detached));
         if !plain.buffer().is_empty() {
             // Bytes that arrived in plain text after the STARTTLS reply must not be
@@ -425,7 +456,15 @@ impl Session {
         self.broken = true;
     }
 
+    /// Starts a step: what it reads and writes must be done within the session's
+    /// timeout, and never later than the step's RFC 5321 ceiling.
+    fn arm(&mut self, ceiling: Duration) {
+        let deadline = Instant::now() + self.timeout.min(ceiling);
+        self.stream.get_mut().set_deadline(deadline);
+    }
+
     fn command(&mut self, step: &'static str, line: &str) -> Result<Reply, SendError> {
+        self.arm(ceiling::COMMAND);
         let mut bytes = Zeroizing::new(Vec::with_capacity(line.len() + 2));
         bytes.extend_from_slice(line.as_bytes());
         bytes.extend_from_slice(b"\r\n");
@@ -434,8 +473,25 @@ impl Session {
     }
 
     fn write(&mut self, step: &'static str, bytes: &[u8]) -> Result<(), SendError> {
-        let transport = self.stream.get_mut();
-        let result = transport.write_all(bytes).and_then(|()| transport.flush());
+        self.write_unflushed(step, bytes)?;
+        self.flush(step)
+    }
+
+    fn flush(&mut self, step: &'static str) -> Result<(), SendError> {
+        let result = self.stream.get_mut().flush();
+        self.write_result(step, result)
+    }
+
+    fn write_unflushed(&mut self, step: &'static str, bytes: &[u8]) -> Result<(), SendError> {
+        let result = self.stream.get_mut().write_all(bytes);
+        self.write_result(step, result)
+    }
+
+    fn write_result(
+        &mut self,
+        step: &'static str,
+        result: io::Result<()>,
+    ) -> Result<(), SendError> {
         if let Err(error) = result {
             // A server that refuses our certificate under TLS 1.3 sends its alert
             // after our handshake is done; if it closed before our write, the alert
@@ -527,18 +583,52 @@ fn tls_setup(options: &ConnectOptions) -> Result<TlsSetup, SendError> {
     })
 }
 
-fn connect_tcp(options: &ConnectOptions) -> Result<TcpStream, SendError> {
+/// Resolves `host:port`, giving up at `deadline` (the system resolver has no timeout
+/// of its own, so it runs on a thread that is left behind if it hangs).
+fn resolve(host: &str, port: u16, deadline: Instant) -> io::Result<Vec<SocketAddr>> {
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, port)]);
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let name = host.to_owned();
+    std::thread::Builder::new()
+        .name("mailcert-resolve".into())
+        .spawn(move || {
+            let _ = tx.send(
+                (name.as_str(), port)
+                    .to_socket_addrs()
+                    .map(Iterator::collect),
+            );
+        })?;
+    let left = deadline.saturating_duration_since(Instant::now());
+    match rx.recv_timeout(left) {
+        Ok(result) => result,
+        Err(_) => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "the name lookup did not answer in time",
+        )),
+    }
+}
+
+fn connect_tcp(options: &ConnectOptions, deadline: Instant) -> Result<TcpStream, SendError> {
     let target = format!("{}:{}", options.host, options.port);
-    let addrs: Vec<SocketAddr> = (options.bare_host(), options.port)
-        .to_socket_addrs()
-        .map_err(|source| SendError::Connect {
-            addr: target.clone(),
-            source,
-        })?
-        .collect();
+    let addrs = resolve(options.bare_host(), options.port, deadline).map_err(|source| {
+        if source.kind() == io::ErrorKind::TimedOut {
+            SendError::Timeout { step: "connect" }
+        } else {
+            SendError::Connect {
+                addr: target.clone(),
+                source,
+            }
+        }
+    })?;
     let mut last_error = None;
     for addr in addrs {
-        match TcpStream::connect_timeout(&addr, options.timeout) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(SendError::Timeout { step: "connect" });
+        }
+        match TcpStream::connect_timeout(&addr, left) {
             Ok(stream) => return Ok(stream),
             Err(e) => last_error = Some((addr, e)),
         }

@@ -1,15 +1,64 @@
-//! The byte stream under the SMTP dialogue: plain TCP, or TLS over it.
+//! The byte stream under the SMTP dialogue: plain TCP, or TLS over it, with a deadline
+//! for the current step.
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rustls::{ClientConnection, StreamOwned};
 
+/// A TCP stream whose reads and writes fail once the step's deadline has passed.
+///
+/// A per-read timeout alone lets a server that drips one byte a second hold a step for
+/// ever; here every read and write may only wait for what is left of the deadline.
+pub(crate) struct DeadlineStream {
+    tcp: TcpStream,
+    deadline: Instant,
+}
+
+impl DeadlineStream {
+    /// Wraps `tcp`, with a first deadline.
+    pub(crate) fn new(tcp: TcpStream, deadline: Instant) -> Self {
+        DeadlineStream { tcp, deadline }
+    }
+
+    /// The time left, or a timeout error once it is gone.
+    fn remaining(&self) -> io::Result<Duration> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the step's deadline has passed",
+            ));
+        }
+        Ok(left)
+    }
+}
+
+impl Read for DeadlineStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.remaining()?;
+        self.tcp.set_read_timeout(Some(left))?;
+        self.tcp.read(buf)
+    }
+}
+
+impl Write for DeadlineStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let left = self.remaining()?;
+        self.tcp.set_write_timeout(Some(left))?;
+        self.tcp.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.tcp.flush()
+    }
+}
+
 /// A connection to the relay, before or after TLS.
 pub(crate) enum Transport {
-    Plain(TcpStream),
-    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+    Plain(DeadlineStream),
+    Tls(Box<StreamOwned<ClientConnection, DeadlineStream>>),
     /// Placeholder while the TCP stream is being moved into TLS.
     Detached,
 }
@@ -47,17 +96,26 @@ impl Write for Transport {
 }
 
 impl Transport {
+    /// Sets the deadline for everything read and written until the next call.
+    pub(crate) fn set_deadline(&mut self, deadline: Instant) {
+        match self {
+            Transport::Plain(s) => s.deadline = deadline,
+            Transport::Tls(s) => s.sock.deadline = deadline,
+            Transport::Detached => {}
+        }
+    }
+
     /// After a failed write on TLS, reads briefly to see whether the server sent a
     /// fatal alert before closing; returns that error if so.
     pub(crate) fn pending_tls_error(&mut self) -> Option<io::Error> {
         let Transport::Tls(s) = self else {
             return None;
         };
-        let previous = s.sock.read_timeout().ok().flatten();
-        let _ = s.sock.set_read_timeout(Some(Duration::from_millis(250)));
+        let previous = s.sock.deadline;
+        s.sock.deadline = Instant::now() + Duration::from_millis(250);
         let mut byte = [0u8; 1];
         let result = s.read(&mut byte);
-        let _ = s.sock.set_read_timeout(previous);
+        s.sock.deadline = previous;
         match result {
             Err(e) if crate::tls_failure::rustls_error(&e).is_some() => Some(e),
             _ => None,

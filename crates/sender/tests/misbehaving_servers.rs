@@ -177,3 +177,111 @@ fn server_closing_with_421_mid_transaction_is_transient_and_final() {
     ));
     handle.join().unwrap();
 }
+
+/// Writes `bytes` one at a time with `gap` between them, stopping when the client has
+/// gone; returns whether every byte was written.
+fn drip(stream: &mut TcpStream, bytes: &[u8], gap: Duration) -> bool {
+    for b in bytes {
+        if stream.write_all(&[*b]).is_err() {
+            return false;
+        }
+        thread::sleep(gap);
+    }
+    true
+}
+
+/// Regression (issue 8): a greeting dripped a byte at a time, each byte well within the
+/// per-read timeout, used to hold the client for as long as the server liked.
+#[test]
+fn dripped_greeting_hits_the_step_deadline() {
+    let (port, handle) = scripted(|mut stream| {
+        // 24 bytes at 100 ms: 2.4 s in all, each gap a fifth of the 500 ms step deadline.
+        drip(
+            &mut stream,
+            b"220 slow.example ESMTP\r\n",
+            Duration::from_millis(100),
+        );
+    });
+    let started = Instant::now();
+    let err = Session::connect(&opts(port, Security::None)).unwrap_err();
+    let took = started.elapsed();
+    assert!(
+        matches!(err, SendError::Timeout { step: "connect" }),
+        "{err:?}"
+    );
+    assert!(took < Duration::from_millis(1500), "took {took:?}");
+    handle.join().unwrap();
+}
+
+/// A dripped reply after a prompt greeting: the EHLO step has its own deadline.
+#[test]
+fn dripped_ehlo_reply_hits_the_step_deadline() {
+    let (port, handle) = scripted(|stream| {
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut out = stream;
+        out.write_all(b"220 mx ESMTP\r\n").unwrap();
+        read_line(&mut reader); // EHLO
+        drip(
+            &mut out,
+            b"250-mx.example greets you\r\n250 PIPELINING\r\n",
+            Duration::from_millis(100),
+        );
+    });
+    let started = Instant::now();
+    let err = Session::connect(&opts(port, Security::None)).unwrap_err();
+    assert!(
+        matches!(err, SendError::Timeout { step: "ehlo" }),
+        "{err:?}"
+    );
+    assert!(started.elapsed() < Duration::from_millis(1500));
+    handle.join().unwrap();
+}
+
+/// A server that reads the message a few bytes at a time: the data step ends at its
+/// deadline instead of lasting as long as the server reads.
+#[test]
+fn slow_reading_server_hits_the_data_deadline() {
+    let (port, handle) = scripted(|stream| {
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut out = stream;
+        out.write_all(b"220 mx ESMTP\r\n").unwrap();
+        read_line(&mut reader); // EHLO
+        out.write_all(b"250 mx\r\n").unwrap();
+        read_line(&mut reader); // MAIL
+        out.write_all(b"250 ok\r\n").unwrap();
+        read_line(&mut reader); // RCPT
+        out.write_all(b"250 ok\r\n").unwrap();
+        read_line(&mut reader); // DATA
+        out.write_all(b"354 go\r\n").unwrap();
+        let mut buf = [0u8; 16];
+        let until = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < until {
+            use std::io::Read;
+            match reader.get_mut().read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => thread::sleep(Duration::from_millis(50)),
+            }
+        }
+    });
+    let mut session = Session::connect(&opts(port, Security::None)).unwrap();
+    // Far more than the socket buffers hold, so the writes must wait for the reader.
+    let message = vec![b'x'; 32 * 1024 * 1024];
+    let started = Instant::now();
+    let err = session
+        .send(
+            &mailcert_sender::Envelope::new("a@example.org", ["b@example.org"]),
+            &message,
+        )
+        .unwrap_err();
+    assert!(
+        matches!(err, SendError::Timeout { step: "data" }),
+        "{err:?}"
+    );
+    drop(session);
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "{:?}",
+        started.elapsed()
+    );
+    handle.join().unwrap();
+}

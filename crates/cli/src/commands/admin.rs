@@ -1,14 +1,13 @@
 //! `mailcert admin set-password` and `mailcert admin serve`.
 
-use std::io::Read;
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use mailcert_admin::{SenderTester, ServeConfig, TlsSource};
 
 use super::Globals;
 use crate::args::AdminCommand;
-use crate::{Exit, context, exit, secrets};
+use crate::{Exit, context, exit, out, secrets};
 
 fn read_new_password() -> Result<zeroize::Zeroizing<String>> {
     if secrets::can_prompt() {
@@ -23,15 +22,14 @@ fn read_new_password() -> Result<zeroize::Zeroizing<String>> {
         }
         return Ok(a);
     }
-    let mut s = String::new();
-    std::io::stdin()
-        .take(4096)
-        .read_to_string(&mut s)
-        .context("reading the password from standard input")?;
-    let trimmed = s.strip_suffix('\n').unwrap_or(&s);
+    let bytes = zeroize::Zeroizing::new(crate::input::stdin(crate::input::Kind::Password)?);
+    let s = std::str::from_utf8(&bytes).map_err(|_| Exit {
+        code: exit::ERROR,
+        message: "standard input: the password is not UTF-8 text".into(),
+    })?;
+    let trimmed = s.strip_suffix('\n').unwrap_or(s);
     let trimmed = trimmed.strip_suffix('\r').unwrap_or(trimmed);
     let pw = zeroize::Zeroizing::new(trimmed.to_string());
-    zeroize::Zeroize::zeroize(&mut s);
     Ok(pw)
 }
 
@@ -42,7 +40,7 @@ pub(crate) fn run(g: &Globals, cmd: AdminCommand) -> Result<u8> {
         AdminCommand::SetPassword => {
             let mut farm = context::open(g.db.clone())?;
             let pw = read_new_password()?;
-            mailcert_admin::set_password(&mut farm, &pw, context::now()).map_err(|e| {
+            mailcert_admin::set_password(&mut farm, &pw, context::now()?).map_err(|e| {
                 let code = match e.kind() {
                     mailcert_store::ErrorKind::Rejected => exit::REJECTED,
                     _ => exit::ERROR,
@@ -53,7 +51,7 @@ pub(crate) fn run(g: &Globals, cmd: AdminCommand) -> Result<u8> {
                 }
             })?;
             if !g.quiet {
-                println!("administrator password set");
+                outln!("administrator password set");
             }
             Ok(exit::OK)
         }
@@ -74,15 +72,20 @@ pub(crate) fn run(g: &Globals, cmd: AdminCommand) -> Result<u8> {
             };
             cfg.tester = Some(Arc::new(SenderTester { timeout_secs: 30 }));
             if std::env::var_os("MAILCERT_NOW").is_some() {
-                cfg.fixed_now = Some(context::now());
+                cfg.fixed_now = Some(context::now()?);
             }
             let quiet = g.quiet;
             mailcert_admin::serve_blocking(cfg, |bound| {
                 for w in bound.warnings() {
-                    eprintln!("mailcert: WARNING: {w}");
+                    errln!("mailcert: WARNING: {w}");
                 }
                 if !quiet {
-                    println!("Central Administration: {}  (Ctrl-C stops it)", bound.url());
+                    // A closed output is no reason to stop serving.
+                    out::stdout(&format!(
+                        "Central Administration: {}  (Ctrl-C stops it)\n",
+                        bound.url()
+                    ))
+                    .ok();
                 }
             })
             .map_err(|e| {

@@ -6,13 +6,15 @@ use mailcert_store::rfc3339;
 use super::Globals;
 use crate::{Exit, context, exit};
 
+/// The earliest time `--since` may name: 0001-01-01T00:00:00Z.
+const MIN_TIME: i64 = -62_135_596_800;
+
 /// Parses `--since`: RFC 3339, a date, or an age such as 90m, 24h, 7d.
 pub(crate) fn parse_since(s: &str, now: i64) -> Result<i64> {
     let s = s.trim();
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
     if !num.is_empty() {
-        let n: i64 = num.parse()?;
-        let secs = match unit {
+        let secs: i64 = match unit {
             "s" => 1,
             "m" => 60,
             "h" => 3_600,
@@ -21,7 +23,22 @@ pub(crate) fn parse_since(s: &str, now: i64) -> Result<i64> {
             _ => 0,
         };
         if secs > 0 {
-            return Ok(now - n * secs);
+            // An age beyond what the clock can count back is a usage error, not an overflow.
+            return num
+                .parse::<i64>()
+                .ok()
+                .and_then(|n| n.checked_mul(secs))
+                .and_then(|age| now.checked_sub(age))
+                .filter(|t| *t >= MIN_TIME)
+                .ok_or_else(|| {
+                    Exit {
+                        code: exit::USAGE,
+                        message: format!(
+                            "--since '{s}' reaches back before the year 1; give a smaller age or a date"
+                        ),
+                    }
+                    .into()
+                });
         }
     }
     use time::format_description::well_known::Rfc3339;
@@ -42,7 +59,7 @@ pub(crate) fn parse_since(s: &str, now: i64) -> Result<i64> {
 
 pub(crate) fn run(g: &Globals, since: Option<&str>) -> Result<u8> {
     let mut farm = context::open(g.db.clone())?;
-    let now = context::now();
+    let now = context::now()?;
     let since = match since {
         Some(s) => parse_since(s, now)?,
         None => 0,
@@ -61,14 +78,17 @@ pub(crate) fn run(g: &Globals, since: Option<&str>) -> Result<u8> {
                 })
             })
             .collect();
-        println!("{}", serde_json::Value::Array(v));
+        outln!("{}", serde_json::Value::Array(v));
     } else {
-        println!(
+        outln!(
             "{:<20}  {:<12}  {:<16}  {:<44}  DETAIL",
-            "TIME", "USER", "ACTION", "OBJECT"
+            "TIME",
+            "USER",
+            "ACTION",
+            "OBJECT"
         );
         for e in &entries {
-            println!(
+            outln!(
                 "{:<20}  {:<12}  {:<16}  {:<44}  {}",
                 rfc3339(e.at),
                 e.actor,

@@ -18,7 +18,7 @@ use crate::{Exit, context, exit, output, secrets};
 
 pub(crate) fn run(g: &Globals, cmd: CertCommand) -> Result<u8> {
     let mut farm = context::open(g.db.clone())?;
-    let now = context::now();
+    let now = context::now()?;
     match cmd {
         CertCommand::Import {
             files,
@@ -114,7 +114,7 @@ pub(crate) fn run(g: &Globals, cmd: CertCommand) -> Result<u8> {
             let exported = mailcert_store::export(&mut farm, &cert, &req)?;
             write_out(&out, &exported.bytes, exported.carries_key)?;
             if g.json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::json!({
                         "thumbprint_sha1": cert.facts.thumbprint_sha1,
@@ -124,7 +124,7 @@ pub(crate) fn run(g: &Globals, cmd: CertCommand) -> Result<u8> {
                     })
                 );
             } else if !g.quiet {
-                println!(
+                outln!(
                     "wrote {} ({}{})",
                     out.display(),
                     cert.display_name(),
@@ -140,7 +140,7 @@ pub(crate) fn run(g: &Globals, cmd: CertCommand) -> Result<u8> {
                     && !cert.exportable
                     && matches!(format, mailcert_store::ExportFormat::Pem)
                 {
-                    eprintln!(
+                    errln!(
                         "note: the private key was not imported --exportable, so it was left out"
                     );
                 }
@@ -150,7 +150,7 @@ pub(crate) fn run(g: &Globals, cmd: CertCommand) -> Result<u8> {
         CertCommand::Remove { reference, force } => {
             let c = mailcert_store::remove(&mut farm, &reference, force, now)
                 .inspect_err(force_hint)?;
-            report_change(g, &c.record, "removed", &c.cleared);
+            report_change(g, &c.record, "removed", &c.cleared)?;
             Ok(exit::OK)
         }
         CertCommand::Move {
@@ -160,13 +160,13 @@ pub(crate) fn run(g: &Globals, cmd: CertCommand) -> Result<u8> {
         } => {
             let c = mailcert_store::move_to(&mut farm, &reference, to, force, now)
                 .inspect_err(force_hint)?;
-            report_change(g, &c.record, &format!("moved to {to}"), &c.cleared);
+            report_change(g, &c.record, &format!("moved to {to}"), &c.cleared)?;
             Ok(exit::OK)
         }
         CertCommand::Switch { old_ref, new_ref } => {
             let (old, new, moved) = mailcert_store::switch(&mut farm, &old_ref, &new_ref, now)?;
             if g.json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::json!({
                         "from": old.facts.thumbprint_sha1,
@@ -176,12 +176,12 @@ pub(crate) fn run(g: &Globals, cmd: CertCommand) -> Result<u8> {
                 );
             } else if !g.quiet {
                 if moved.is_empty() {
-                    println!(
+                    outln!(
                         "{} was bound to nothing; nothing moved",
                         old.facts.describe()
                     );
                 } else {
-                    println!(
+                    outln!(
                         "moved {} binding(s) from {} to {}: {}",
                         moved.len(),
                         old.facts.describe(),
@@ -202,7 +202,7 @@ pub(crate) fn run(g: &Globals, cmd: CertCommand) -> Result<u8> {
                 &c,
                 &format!("renamed to '{}'", new_friendly_name.trim()),
                 &[],
-            );
+            )?;
             Ok(exit::OK)
         }
     }
@@ -211,13 +211,13 @@ pub(crate) fn run(g: &Globals, cmd: CertCommand) -> Result<u8> {
 /// Points at --force when a bound certificate blocked the change.
 fn force_hint(e: &mailcert_store::Error) {
     if let mailcert_store::Error::Rejected { rule: "bound", .. } = e {
-        eprintln!("hint: --force clears the bindings in the same transaction");
+        errln!("hint: --force clears the bindings in the same transaction");
     }
 }
 
-fn report_change(g: &Globals, c: &CertRecord, what: &str, cleared: &[String]) {
+fn report_change(g: &Globals, c: &CertRecord, what: &str, cleared: &[String]) -> Result<()> {
     if g.json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({
                 "thumbprint_sha1": c.facts.thumbprint_sha1,
@@ -228,11 +228,12 @@ fn report_change(g: &Globals, c: &CertRecord, what: &str, cleared: &[String]) {
             })
         );
     } else if !g.quiet {
-        println!("{} {}: {what}", c.facts.thumbprint_sha1, c.display_name());
+        outln!("{} {}: {what}", c.facts.thumbprint_sha1, c.display_name());
         if !cleared.is_empty() {
-            println!("  bindings cleared: {}", cleared.join(", "));
+            outln!("  bindings cleared: {}", cleared.join(", "));
         }
     }
+    Ok(())
 }
 
 /// Every binding, by certificate SHA-1: the contract's `bound_to`.
@@ -282,32 +283,7 @@ fn write_out(path: &Path, bytes: &[u8], secret: bool) -> Result<()> {
 }
 
 fn read_input(path: &Path) -> Result<Vec<u8>> {
-    let meta = std::fs::metadata(path).map_err(|e| mailcert_store::Error::Io {
-        path: path.to_path_buf(),
-        source: e,
-    })?;
-    if meta.is_dir() {
-        return Err(mailcert_store::Error::BadFile {
-            path: path.to_path_buf(),
-            problem: "is a directory; give the files in it (e.g. DIR/*)".into(),
-        }
-        .into());
-    }
-    if meta.len() > mailcert_store::MAX_INPUT_BYTES as u64 {
-        return Err(mailcert_store::Error::BadFile {
-            path: path.to_path_buf(),
-            problem: format!(
-                "is {} bytes; certificate files over {} bytes are refused",
-                meta.len(),
-                mailcert_store::MAX_INPUT_BYTES
-            ),
-        }
-        .into());
-    }
-    Ok(std::fs::read(path).map_err(|e| mailcert_store::Error::Io {
-        path: path.to_path_buf(),
-        source: e,
-    })?)
+    crate::input::file(path, crate::input::Kind::Certificate)
 }
 
 fn import_one(
@@ -420,7 +396,7 @@ fn import(
                         let reasons: Vec<String> = findings.iter().map(|f| f.message()).collect();
                         format!("NOT eligible: {}", reasons.join("; "))
                     };
-                    println!(
+                    outln!(
                         "{}: {} {} [{}] {} ({verdict})",
                         file.display(),
                         outcome_word(report.leaf.outcome),
@@ -429,14 +405,14 @@ fn import(
                         r.facts.thumbprint_sha1,
                     );
                     for (old, moved) in &report.replaced {
-                        println!(
+                        outln!(
                             "  renews {}: took over its bindings: {}",
                             old.facts.describe(),
                             moved.join(", ")
                         );
                     }
                     for c in &report.chain {
-                        println!(
+                        outln!(
                             "  chain: {} {} [{}] {}",
                             outcome_word(c.outcome),
                             c.record.display_name(),
@@ -454,7 +430,7 @@ fn import(
                     Some(w) if w == code => Some(w),
                     Some(_) => Some(exit::ERROR),
                 };
-                eprintln!("mailcert: {e:#}");
+                errln!("mailcert: {e:#}");
                 if g.json {
                     json_items.push(serde_json::json!({
                         "file": file.display().to_string(),
@@ -466,11 +442,11 @@ fn import(
         }
     }
     if g.json {
-        println!("{}", serde_json::Value::Array(json_items));
+        outln!("{}", serde_json::Value::Array(json_items));
     }
     if failed > 0 {
         if !g.quiet && files.len() > 1 {
-            eprintln!(
+            errln!(
                 "mailcert: {failed} of {} files failed; the others were imported",
                 files.len()
             );
@@ -496,19 +472,15 @@ fn list(g: &Globals, farm: &mut Farm, filter: &CertFilter, now: i64) -> Result<u
             count += 1;
             let written = if g.json {
                 let sep: &[u8] = if first { b"\n" } else { b",\n" };
-                out.write_all(sep).and_then(|_| {
-                    serde_json::to_writer(
-                        &mut out,
-                        &output::cert_json(&c, now, bound_of(&bound, &c)),
-                    )
+                serde_json::to_string(&output::cert_json(&c, now, bound_of(&bound, &c)))
                     .map_err(std::io::Error::other)
-                })
+                    .and_then(|item| {
+                        out.write_all(sep)?;
+                        out.write_all(crate::out::sanitize(&item).as_bytes())
+                    })
             } else {
-                writeln!(
-                    out,
-                    "{}",
-                    output::table_row(&c, now, !bound_of(&bound, &c).is_empty())
-                )
+                let row = output::table_row(&c, now, !bound_of(&bound, &c).is_empty());
+                writeln!(out, "{}", crate::out::sanitize(&row))
             };
             first = false;
             written.map_err(|e| mailcert_store::Error::Io {
@@ -556,9 +528,9 @@ fn show(g: &Globals, farm: &mut Farm, reference: &str, now: i64) -> Result<u8> {
                     .collect(),
             );
         }
-        println!("{v}");
+        outln!("{v}");
     } else {
-        print!("{}", output::details(&c, now, &chain, &bound));
+        out!("{}", output::details(&c, now, &chain, &bound));
     }
     Ok(exit::OK)
 }
@@ -572,21 +544,21 @@ fn check(g: &Globals, farm: &mut Farm, reference: &str, now: i64) -> Result<u8> 
         if let Some(obj) = v.as_object_mut() {
             obj.insert("findings".into(), serde_json::to_value(&findings)?);
         }
-        println!("{v}");
+        outln!("{v}");
     } else if findings.is_empty() {
-        println!(
+        outln!(
             "{} ({}): eligible for SMTP client authentication",
             c.display_name(),
             c.facts.thumbprint_sha1
         );
     } else {
-        println!(
+        outln!(
             "{} ({}): NOT eligible for SMTP client authentication",
             c.display_name(),
             c.facts.thumbprint_sha1
         );
         for f in &findings {
-            println!("  - {}", f.message());
+            outln!("  - {}", f.message());
         }
     }
     Ok(if findings.is_empty() {

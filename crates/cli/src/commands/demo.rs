@@ -85,16 +85,18 @@ fn make_pki() -> Result<DemoPki> {
     })
 }
 
-fn step(g: &Globals, n: usize, text: &str) {
+fn step(g: &Globals, n: usize, text: &str) -> Result<()> {
     if !g.quiet && !g.json {
-        println!("\n[{n}] {text}");
+        outln!("\n[{n}] {text}");
     }
+    Ok(())
 }
 
-fn say(g: &Globals, text: &str) {
+fn say(g: &Globals, text: &str) -> Result<()> {
     if !g.quiet && !g.json {
-        println!("    {text}");
+        outln!("    {text}");
     }
+    Ok(())
 }
 
 pub(crate) fn run(g: &Globals) -> Result<u8> {
@@ -104,9 +106,9 @@ pub(crate) fn run(g: &Globals) -> Result<u8> {
         .context("creating a temporary directory")?;
     let db = dir.path().join("farm.db");
     let key = Farm::default_key_path(&db);
-    let now = context::now();
+    let now = context::now()?;
 
-    step(g, 1, "A throw-away farm");
+    step(g, 1, "A throw-away farm")?;
     Farm::init(&db, &key)?;
     let mut farm = Farm::open(&db, &key)?;
     say(
@@ -116,22 +118,22 @@ pub(crate) fn run(g: &Globals) -> Result<u8> {
             db.display(),
             key.display()
         ),
-    );
+    )?;
 
     step(
         g,
         2,
         "A demo CA (root -> intermediate) issues a client certificate and the relay's certificate",
-    );
+    )?;
     let pki = make_pki()?;
     let bundle_path = dir.path().join("demo-client.pem");
     std::fs::write(&bundle_path, &pki.client_bundle_pem)?;
     say(
         g,
         "client: CN=demo-client.mailcert.test, EKU clientAuth, issued by the intermediate",
-    );
+    )?;
 
-    step(g, 3, "Import the client certificate with its chain and key");
+    step(g, 3, "Import the client certificate with its chain and key")?;
     let bundle = mailcert_store::parse_bundle(
         Input {
             path: Path::new(&bundle_path),
@@ -165,7 +167,7 @@ pub(crate) fn run(g: &Globals) -> Result<u8> {
                 format!("NOT eligible: {findings:?}")
             }
         ),
-    );
+    )?;
     for c in &report.chain {
         say(
             g,
@@ -174,14 +176,14 @@ pub(crate) fn run(g: &Globals) -> Result<u8> {
                 c.record.display_name(),
                 c.record.store
             ),
-        );
+        )?;
     }
 
     step(
         g,
         4,
         "Start a loopback relay: STARTTLS, client certificate required, trusts ONLY the demo root",
-    );
+    )?;
     let server = TestServer::start(
         Config::starttls(pki.server_chain.clone(), pki.server_key.clone_key())
             .hostname("relay.demo.mailcert.test")
@@ -191,13 +193,13 @@ pub(crate) fn run(g: &Globals) -> Result<u8> {
             .require_tls(true),
     )
     .map_err(|e| anyhow!("starting the loopback relay: {e}"))?;
-    say(g, &format!("listening on {}", server.addr()));
+    say(g, &format!("listening on {}", server.addr()))?;
 
     step(
         g,
         5,
         "Bind the certificate to a web application's outgoing e-mail settings",
-    );
+    )?;
     let url = WebAppUrl::parse(WEBAPP)?;
     mailcert_binding::add_webapp(&mut farm, &url, Some("Demo"), now)?;
     let target = Target::WebApp(url);
@@ -225,9 +227,9 @@ pub(crate) fn run(g: &Globals) -> Result<u8> {
             eff.settings.encryption,
             eff.settings.certificate.as_deref().unwrap_or("-")
         ),
-    );
+    )?;
 
-    step(g, 6, "Send a message through those settings");
+    step(g, 6, "Send a message through those settings")?;
     let plan = mailcert_binding::plan(&mut farm, &target, now)?;
     let options = mailcert_sender::connect_options(&plan, Duration::from_secs(10))?;
     let msg = mailcert_sender::compose(
@@ -243,9 +245,9 @@ pub(crate) fn run(g: &Globals) -> Result<u8> {
         Some(Err(e)) => return Err(anyhow!("delivery failed at {}: {e}", e.step())),
         None => return Err(anyhow!("nothing was sent")),
     };
-    say(g, &format!("relay answered: {}", delivery.reply));
+    say(g, &format!("relay answered: {}", delivery.reply))?;
 
-    step(g, 7, "What the relay received");
+    step(g, 7, "What the relay received")?;
     let got = server.wait_for_messages(1, Duration::from_secs(5));
     let m = got
         .first()
@@ -270,21 +272,21 @@ pub(crate) fn run(g: &Globals) -> Result<u8> {
             m.mail_from,
             m.recipients.join(">, <")
         ),
-    );
-    say(g, &format!("over TLS: {}; {subject}", m.tls));
+    )?;
+    say(g, &format!("over TLS: {}; {subject}", m.tls))?;
     say(
         g,
         &format!(
             "client certificate chain presented ({} certificates):",
             chain.len()
         ),
-    );
+    )?;
     for c in &chain {
-        say(g, &format!("  - {c}"));
+        say(g, &format!("  - {c}"))?;
     }
     let ok = chain.len() == 2 && m.tls;
     if g.json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({
                 "ok": ok,
@@ -298,7 +300,7 @@ pub(crate) fn run(g: &Globals) -> Result<u8> {
             })
         );
     } else if !g.quiet {
-        println!(
+        outln!(
             "\n{}",
             if ok {
                 "Done: the relay verified the client certificate (leaf + intermediate against the root it trusts) and accepted the message."

@@ -57,9 +57,18 @@ pub(crate) fn run(cli: Cli) -> Result<u8> {
             from,
             full_name,
             webapp,
+            timeout,
             recipients,
             ..
-        } => send::sendmail(&g, read_recipients, from, full_name, webapp, recipients),
+        } => send::sendmail(
+            &g,
+            read_recipients,
+            from,
+            full_name,
+            webapp,
+            recipients,
+            timeout,
+        ),
         Command::Demo => demo::run(&g),
     }
 }
@@ -69,7 +78,7 @@ fn init(g: &Globals) -> Result<u8> {
     let key = context::key_path(&db);
     let outcome = Farm::init(&db, &key)?;
     if g.json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({
                 "created": outcome == InitOutcome::Created,
@@ -79,13 +88,13 @@ fn init(g: &Globals) -> Result<u8> {
         );
     } else if !g.quiet {
         match outcome {
-            InitOutcome::Created => println!(
+            InitOutcome::Created => outln!(
                 "created farm {} with master key {} (keep a backup of the key: without it the farm's private keys cannot be used)",
                 db.display(),
                 key.display()
             ),
             InitOutcome::AlreadyExists => {
-                println!("farm {} already exists; nothing changed", db.display())
+                outln!("farm {} already exists; nothing changed", db.display())
             }
         }
     }

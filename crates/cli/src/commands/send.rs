@@ -1,7 +1,6 @@
 //! `mailcert send`, `mailcert sendmail` and `mailcert smtp test`: delivery through the
 //! effective settings, presenting the bound certificate with its chain.
 
-use std::io::Read;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -11,6 +10,7 @@ use mailcert_sender::{ConnectOptions, Delivery, Outgoing, RawOptions, SendError}
 
 use super::Globals;
 use crate::args::OptionalTarget;
+use crate::input::{self, Kind};
 use crate::{Exit, context, exit};
 
 /// Exit code for failed delivery.
@@ -30,19 +30,14 @@ pub(crate) fn prepare(
     timeout: u64,
 ) -> Result<(SendPlan, ConnectOptions)> {
     let mut farm = context::open(g.db.clone())?;
-    let plan = mailcert_binding::plan(&mut farm, target, context::now())?;
+    let plan = mailcert_binding::plan(&mut farm, target, context::now()?)?;
     let options = mailcert_sender::connect_options(&plan, Duration::from_secs(timeout.max(1)))
         .context("the bound certificate cannot be used as a TLS client identity")?;
     Ok((plan, options))
 }
 
 fn read_stdin() -> Result<Vec<u8>> {
-    let mut buf = Vec::new();
-    std::io::stdin()
-        .take(64 * 1024 * 1024)
-        .read_to_end(&mut buf)
-        .context("reading the message from standard input")?;
-    Ok(buf)
+    input::stdin(Kind::Message)
 }
 
 fn describe_delivery(d: &Delivery) -> String {
@@ -89,7 +84,7 @@ fn deliver(
                         "queue_id": d.queue_id(),
                     }));
                 } else if !g.quiet {
-                    println!("{label}: sent, {}", describe_delivery(d));
+                    outln!("{label}: sent, {}", describe_delivery(d));
                 }
             }
             Err(e) => {
@@ -103,12 +98,12 @@ fn deliver(
                         "reply": e.reply().map(ToString::to_string),
                     }));
                 }
-                eprintln!("mailcert: {label}: {}", send_error_text(e));
+                errln!("mailcert: {label}: {}", send_error_text(e));
             }
         }
     }
     if g.json {
-        println!("{}", serde_json::Value::Array(json));
+        outln!("{}", serde_json::Value::Array(json));
     }
     Ok(if failed > 0 {
         DELIVERY_FAILED
@@ -136,8 +131,7 @@ pub(crate) fn send(
     let mut messages = Vec::new();
     if message.is_empty() {
         let body = match body_file {
-            Some(p) => std::fs::read(p)
-                .with_context(|| format!("{}: cannot read the body", p.display()))?,
+            Some(p) => input::file_or_stdin(p, Kind::Message)?,
             None => read_stdin()?,
         };
         let body = String::from_utf8(body).map_err(|_| Exit {
@@ -153,8 +147,7 @@ pub(crate) fn send(
         labels.push(format!("message to {}", to.join(", ")));
     } else {
         for p in message {
-            let raw = std::fs::read(p)
-                .with_context(|| format!("{}: cannot read the message", p.display()))?;
+            let raw = input::file(p, Kind::Message)?;
             let m = mailcert_sender::from_raw(
                 settings,
                 &helo,
@@ -180,13 +173,14 @@ pub(crate) fn sendmail(
     full_name: Option<String>,
     webapp: Option<String>,
     recipients: Vec<String>,
+    timeout: u64,
 ) -> Result<u8> {
     let target = match webapp.filter(|w| !w.trim().is_empty()) {
         Some(u) => Target::WebApp(WebAppUrl::parse(&u)?),
         None => Target::Farm,
     };
     let raw = read_stdin()?;
-    let (plan, options) = prepare(g, &target, 60)?;
+    let (plan, options) = prepare(g, &target, timeout)?;
     let mut settings = plan.effective.settings.clone();
     if let (Some(name), Some(f)) = (full_name, &from) {
         // sendmail -F: the From the message gets when it has none.
@@ -212,17 +206,17 @@ pub(crate) fn test(g: &Globals, target: &Target, timeout: u64) -> Result<u8> {
     match mailcert_sender::probe(&plan, &options, None) {
         Ok(lines) => {
             if g.json {
-                println!("{}", serde_json::json!({"ok": true, "steps": lines}));
+                outln!("{}", serde_json::json!({"ok": true, "steps": lines}));
             } else {
                 for l in &lines {
-                    println!("{l}");
+                    outln!("{l}");
                 }
             }
             Ok(exit::OK)
         }
         Err((steps, e)) => {
             if g.json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::json!({
                         "ok": false,
@@ -234,10 +228,10 @@ pub(crate) fn test(g: &Globals, target: &Target, timeout: u64) -> Result<u8> {
                 );
             } else if !g.quiet {
                 for l in &steps {
-                    println!("{l}");
+                    outln!("{l}");
                 }
             }
-            eprintln!(
+            errln!(
                 "mailcert: {}:{}: {}",
                 options.host,
                 options.port,

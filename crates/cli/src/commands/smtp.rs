@@ -137,7 +137,7 @@ fn bad_port() -> anyhow::Error {
 
 pub(crate) fn run(g: &Globals, cmd: SmtpCommand) -> Result<u8> {
     let mut farm = context::open(g.db.clone())?;
-    let now = context::now();
+    let now = context::now()?;
     match cmd {
         SmtpCommand::Set {
             target: t,
@@ -219,10 +219,10 @@ pub(crate) fn run(g: &Globals, cmd: SmtpCommand) -> Result<u8> {
             };
             let e = mailcert_binding::set(&mut farm, &target, change, now)?;
             if g.json {
-                println!("{}", effective_json(&e, now));
+                outln!("{}", effective_json(&e, now));
             } else if !g.quiet {
-                println!("saved.");
-                print!("{}", show_text(&e));
+                outln!("saved.");
+                out!("{}", show_text(&e));
             }
             Ok(exit::OK)
         }
@@ -230,9 +230,9 @@ pub(crate) fn run(g: &Globals, cmd: SmtpCommand) -> Result<u8> {
             let target = target(&t)?;
             let e = mailcert_binding::effective(&mut farm, &target, now)?;
             if g.json {
-                println!("{}", effective_json(&e, now));
+                outln!("{}", effective_json(&e, now));
             } else {
-                print!("{}", show_text(&e));
+                out!("{}", show_text(&e));
             }
             Ok(if e.problems.is_empty() {
                 exit::OK
@@ -248,15 +248,15 @@ pub(crate) fn run(g: &Globals, cmd: SmtpCommand) -> Result<u8> {
             let url = WebAppUrl::parse(&webapp)?;
             let had = mailcert_binding::clear(&mut farm, &url, now)?;
             if g.json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::json!({"url": url.as_str(), "cleared": had})
                 );
             } else if !g.quiet {
                 if had {
-                    println!("{url} now uses the farm's outgoing e-mail settings");
+                    outln!("{url} now uses the farm's outgoing e-mail settings");
                 } else {
-                    println!("{url} had no settings of its own; nothing changed");
+                    outln!("{url} had no settings of its own; nothing changed");
                 }
             }
             Ok(exit::OK)

@@ -10,15 +10,15 @@ use crate::{context, exit};
 
 pub(crate) fn run(g: &Globals, cmd: WebappCommand) -> Result<u8> {
     let mut farm = context::open(g.db.clone())?;
-    let now = context::now();
+    let now = context::now()?;
     match cmd {
         WebappCommand::Add { url, name } => {
             let url = WebAppUrl::parse(&url)?;
             let w = mailcert_binding::add_webapp(&mut farm, &url, name.as_deref(), now)?;
             if g.json {
-                println!("{}", serde_json::to_value(&w)?);
+                outln!("{}", serde_json::to_value(&w)?);
             } else if !g.quiet {
-                println!("added web application {}", w.url);
+                outln!("added web application {}", w.url);
             }
             Ok(exit::OK)
         }
@@ -26,9 +26,9 @@ pub(crate) fn run(g: &Globals, cmd: WebappCommand) -> Result<u8> {
             let url = WebAppUrl::parse(&url)?;
             let w = mailcert_binding::remove_webapp(&mut farm, &url, now)?;
             if g.json {
-                println!("{}", serde_json::json!({"removed": w.url}));
+                outln!("{}", serde_json::json!({"removed": w.url}));
             } else if !g.quiet {
-                println!("removed web application {} with its settings", w.url);
+                outln!("removed web application {} with its settings", w.url);
             }
             Ok(exit::OK)
         }
@@ -48,11 +48,14 @@ pub(crate) fn run(g: &Globals, cmd: WebappCommand) -> Result<u8> {
                         })
                     })
                     .collect();
-                println!("{}", serde_json::Value::Array(v));
+                outln!("{}", serde_json::Value::Array(v));
             } else {
-                println!(
+                outln!(
                     "{:<40}  {:<20}  {:<30}  {:<24}  STATUS",
-                    "URL", "NAME", "SMTP SERVER (FROM)", "CERTIFICATE"
+                    "URL",
+                    "NAME",
+                    "SMTP SERVER (FROM)",
+                    "CERTIFICATE"
                 );
                 for (w, e) in &apps {
                     let (server, cert, status) = match e {
@@ -79,7 +82,7 @@ pub(crate) fn run(g: &Globals, cmd: WebappCommand) -> Result<u8> {
                             status_line(e),
                         ),
                     };
-                    println!(
+                    outln!(
                         "{:<40}  {:<20}  {:<30}  {:<24}  {}",
                         w.url,
                         w.name.as_deref().unwrap_or("-"),
@@ -89,7 +92,7 @@ pub(crate) fn run(g: &Globals, cmd: WebappCommand) -> Result<u8> {
                     );
                 }
                 if apps.is_empty() && !g.quiet {
-                    println!("(no web applications; add one with `mailcert webapp add URL`)");
+                    outln!("(no web applications; add one with `mailcert webapp add URL`)");
                 }
             }
             Ok(if unhealthy { exit::REJECTED } else { exit::OK })
