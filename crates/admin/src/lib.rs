@@ -41,6 +41,9 @@ mod tls;
 
 pub use error::AdminError;
 pub use password::{MIN_PASSWORD_CHARS, password_is_set, set_password};
-pub use server::{Bound, DEFAULT_LISTEN, ServeConfig, bind, serve, serve_blocking};
+pub use server::{
+    Bound, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_LISTEN, DEFAULT_TLS_HANDSHAKE_TIMEOUT, ServeConfig,
+    bind, serve, serve_blocking,
+};
 pub use tester::{MailTester, SenderTester, TestFailure};
 pub use tls::TlsSource;

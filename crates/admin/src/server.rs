@@ -1,12 +1,22 @@
 //! Starting Central Administration: checks (TLS beyond loopback, a farm that opens),
 //! binding the address, and serving until told to stop.
+//!
+//! Each connection is served by hyper's HTTP/1.1 server with a header-read timeout, so a
+//! client that opens a connection and sends nothing, or drips its request headers a byte
+//! at a time, or leaves a kept-alive connection idle, loses it after
+//! [`ServeConfig::header_read_timeout`]; under HTTPS the handshake has its own limit
+//! first. The client's address reaches the handlers as axum's `ConnectInfo`.
 
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
+use axum::extract::ConnectInfo;
+use axum::serve::Listener;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use mailcert_store::Farm;
 use tokio::net::TcpListener;
 
@@ -21,6 +31,14 @@ use crate::tls::{TlsListener, TlsSource, server_config};
 /// Where Central Administration listens unless told otherwise: loopback port 8080.
 pub const DEFAULT_LISTEN: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 8080);
+
+/// How long a client has, by default, to send a request's headers: from the moment its
+/// connection is accepted (after the TLS handshake under HTTPS), or from the end of the
+/// previous response on a kept-alive connection.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long an HTTPS client has, by default, to complete the TLS handshake.
+pub const DEFAULT_TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How to run Central Administration.
 #[derive(Clone)]
@@ -40,6 +58,12 @@ pub struct ServeConfig {
     /// A fixed farm clock in Unix seconds (the CLI passes `MAILCERT_NOW`); `None` uses
     /// the system clock.
     pub fixed_now: Option<i64>,
+    /// How long a client has to send a request's headers before its connection is
+    /// closed ([`DEFAULT_HEADER_READ_TIMEOUT`] by default); see the module's notes.
+    pub header_read_timeout: Duration,
+    /// How long an HTTPS client has to complete the TLS handshake before its connection
+    /// is closed ([`DEFAULT_TLS_HANDSHAKE_TIMEOUT`] by default).
+    pub tls_handshake_timeout: Duration,
 }
 
 impl std::fmt::Debug for ServeConfig {
@@ -51,13 +75,15 @@ impl std::fmt::Debug for ServeConfig {
             .field("tls", &self.tls)
             .field("tester", &self.tester.as_ref().map(|_| "<plugged in>"))
             .field("fixed_now", &self.fixed_now)
+            .field("header_read_timeout", &self.header_read_timeout)
+            .field("tls_handshake_timeout", &self.tls_handshake_timeout)
             .finish()
     }
 }
 
 impl ServeConfig {
     /// Defaults for the farm at `db_path` with master key `key_path`: loopback port
-    /// 8080, plain HTTP, no tester, the system clock.
+    /// 8080, plain HTTP, no tester, the system clock, the default timeouts.
     pub fn new(db_path: impl Into<PathBuf>, key_path: impl Into<PathBuf>) -> ServeConfig {
         ServeConfig {
             db_path: db_path.into(),
@@ -66,6 +92,8 @@ impl ServeConfig {
             tls: None,
             tester: None,
             fixed_now: None,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            tls_handshake_timeout: DEFAULT_TLS_HANDSHAKE_TIMEOUT,
         }
     }
 }
@@ -83,6 +111,7 @@ pub struct Bound {
     warnings: Vec<String>,
     listening: Listening,
     router: Router,
+    header_read_timeout: Duration,
 }
 
 impl std::fmt::Debug for Bound {
@@ -131,19 +160,56 @@ impl Bound {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), AdminError> {
-        let listen = self.local_addr;
-        let failed = |source| AdminError::Listen { listen, source };
+        let timeout = self.header_read_timeout;
         match self.listening {
-            Listening::Plain(l) => axum::serve(l, self.router)
-                .with_graceful_shutdown(shutdown)
-                .await
-                .map_err(failed),
-            Listening::Tls(l) => axum::serve(l, self.router)
-                .with_graceful_shutdown(shutdown)
-                .await
-                .map_err(failed),
+            Listening::Plain(l) => serve_connections(l, self.router, timeout, shutdown).await,
+            Listening::Tls(l) => serve_connections(l, self.router, timeout, shutdown).await,
         }
+        Ok(())
     }
+}
+
+/// Accepts connections from `listener` until `shutdown` completes and serves each on a
+/// task of its own (HTTP/1.1, the header-read timeout, the peer's address as
+/// `ConnectInfo`); then lets the requests in flight finish and closes idle connections.
+async fn serve_connections<L>(
+    mut listener: L,
+    router: Router,
+    header_read_timeout: Duration,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) where
+    L: Listener<Addr = SocketAddr>,
+{
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        // The listener retries failed accepts itself (after a pause, for running out
+        // of file descriptors and the like), so an accept only ever yields a connection.
+        let (io, peer) = tokio::select! {
+            conn = listener.accept() => conn,
+            () = &mut shutdown => break,
+        };
+        let router = router.clone();
+        let service = hyper::service::service_fn(
+            move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(ConnectInfo(peer));
+                let mut router = router.clone();
+                tower_service::Service::call(&mut router, req)
+            },
+        );
+        let conn = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_read_timeout)
+            .serve_connection(TokioIo::new(io), service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            // A connection that failed (reset, timed out, bad request) concerns only
+            // its client; the server goes on.
+            let _ = conn.await;
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
 }
 
 async fn shutdown_signal() {
@@ -235,22 +301,24 @@ pub async fn bind(cfg: ServeConfig) -> Result<Bound, AdminError> {
         port: local_addr.port(),
         loopback,
     });
-    let listening =
-        match tls {
-            Some(config) => Listening::Tls(TlsListener::new(tcp, config).map_err(|source| {
+    let listening = match tls {
+        Some(config) => Listening::Tls(
+            TlsListener::new(tcp, config, cfg.tls_handshake_timeout).map_err(|source| {
                 AdminError::Listen {
                     listen: local_addr,
                     source,
                 }
-            })?),
-            None => Listening::Plain(tcp),
-        };
+            })?,
+        ),
+        None => Listening::Plain(tcp),
+    };
     Ok(Bound {
         local_addr,
         https,
         warnings,
         listening,
         router: crate::app::router(state),
+        header_read_timeout: cfg.header_read_timeout,
     })
 }
 

@@ -37,8 +37,6 @@ pub enum TlsSource {
     },
 }
 
-/// How long a client has to finish the TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Most handshakes in progress at once; further connections are closed.
 const MAX_HANDSHAKES: usize = 64;
 
@@ -153,8 +151,13 @@ impl Drop for TlsListener {
 }
 
 impl TlsListener {
-    /// Starts accepting on `tcp`.
-    pub(crate) fn new(tcp: TcpListener, config: Arc<ServerConfig>) -> std::io::Result<Self> {
+    /// Starts accepting on `tcp`; a client that has not completed its handshake within
+    /// `handshake_timeout` is disconnected.
+    pub(crate) fn new(
+        tcp: TcpListener,
+        config: Arc<ServerConfig>,
+        handshake_timeout: Duration,
+    ) -> std::io::Result<Self> {
         let local = tcp.local_addr()?;
         let (tx, ready) = mpsc::channel(MAX_HANDSHAKES);
         let acceptor = TlsAcceptor::from(config);
@@ -181,7 +184,7 @@ impl TlsListener {
                 tokio::spawn(async move {
                     let _permit = permit;
                     if let Ok(Ok(tls)) =
-                        tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
+                        tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await
                     {
                         let _ = tx.send((tls, peer)).await;
                     }

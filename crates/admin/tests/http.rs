@@ -9,6 +9,7 @@ mod common;
 use std::io::Write;
 use std::net::TcpStream;
 use std::sync::Arc;
+use std::time::Duration;
 
 use common::*;
 use mailcert_admin::{AdminError, TlsSource};
@@ -943,7 +944,10 @@ fn refuses_to_listen_beyond_loopback_without_tls() {
     assert!(e.to_string().contains("mailcert init"), "{e}");
 }
 
-fn https_get(addr: std::net::SocketAddr, path: &str) -> Resp {
+/// A client of the test CA for `localhost`.
+fn tls_client(
+    addr: std::net::SocketAddr,
+) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
     let mut roots = rustls::RootCertStore::empty();
     use rustls_pki_types::pem::PemObject;
     roots
@@ -964,7 +968,11 @@ fn https_get(addr: std::net::SocketAddr, path: &str) -> Resp {
     let tcp = TcpStream::connect(addr).unwrap();
     tcp.set_read_timeout(Some(std::time::Duration::from_secs(30)))
         .unwrap();
-    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    rustls::StreamOwned::new(conn, tcp)
+}
+
+fn https_get(addr: std::net::SocketAddr, path: &str) -> Resp {
+    let mut tls = tls_client(addr);
     exchange(
         &mut tls,
         &format!("localhost:{}", addr.port()),
@@ -986,18 +994,23 @@ fn check_https(s: &Server) {
     assert_eq!(r.status, 303);
 }
 
-#[test]
-fn https_from_pem_files() {
-    let f = TestFarm::with_password();
+/// The localhost certificate with its intermediate, as PEM files.
+fn pem_files(f: &TestFarm) -> TlsSource {
     let chain = f.dir.path().join("server-chain.pem");
     let mut pem = std::fs::read(fixture("localhost-server.pem")).unwrap();
     pem.extend(std::fs::read(fixture("intermediate-ca.pem")).unwrap());
     std::fs::write(&chain, pem).unwrap();
-    let mut cfg = f.config();
-    cfg.tls = Some(TlsSource::Files {
+    TlsSource::Files {
         cert: chain,
         key: fixture("localhost-server.key"),
-    });
+    }
+}
+
+#[test]
+fn https_from_pem_files() {
+    let f = TestFarm::with_password();
+    let mut cfg = f.config();
+    cfg.tls = Some(pem_files(&f));
     let s = Server::start(cfg);
     check_https(&s);
     // Plain HTTP gets no page.
@@ -1113,4 +1126,86 @@ fn switch_moves_the_bindings_to_an_eligible_certificate() {
     );
     let e = mailcert_binding::effective(&mut f.farm(), &Target::Farm, now()).unwrap();
     assert_eq!(e.settings.certificate.as_deref(), Some(CLIENT_P256_SHA1));
+}
+
+/// Issue #8 (hardening, web page): a client that sends nothing, drips its request
+/// headers a byte at a time or leaves a kept-alive connection idle loses the connection
+/// after the header-read timeout, and the server goes on serving everyone else.
+#[test]
+fn issue_8_slow_clients_lose_their_connection_after_the_header_timeout() {
+    const TIMEOUT: Duration = Duration::from_secs(2);
+    const PACE: Duration = Duration::from_millis(250);
+    let limit = TIMEOUT + Duration::from_secs(10);
+    let f = TestFarm::with_password();
+    let mut cfg = f.config();
+    cfg.header_read_timeout = TIMEOUT;
+    let s = Server::start(cfg);
+    let connect = || {
+        let tcp = TcpStream::connect(s.addr).unwrap();
+        tcp.set_read_timeout(Some(PACE)).unwrap();
+        tcp
+    };
+    // Nothing at all.
+    let silent = drip_until_closed(&mut connect(), std::iter::empty(), limit);
+    assert!(silent.after >= TIMEOUT - PACE, "{silent:?}");
+    assert!(silent.received.is_empty(), "{silent:?}");
+    // One header byte every 250 ms: the deadline counts from the start of the headers,
+    // not from the last byte.
+    let drip = drip_until_closed(&mut connect(), endless_request(), limit);
+    assert!(drip.after >= TIMEOUT - PACE, "{drip:?}");
+    assert!(drip.sent >= 4, "{drip:?}");
+    assert!(
+        drip.received.is_empty(),
+        "no page for a request never finished: {drip:?}"
+    );
+    // A kept-alive connection gets its answer, then is closed once idle that long.
+    let mut idle = connect();
+    idle.write_all(format!("GET /signin HTTP/1.1\r\nHost: {}\r\n\r\n", s.addr).as_bytes())
+        .unwrap();
+    let kept = drip_until_closed(&mut idle, std::iter::empty(), limit);
+    assert!(kept.after >= TIMEOUT - PACE, "{kept:?}");
+    let answer = String::from_utf8_lossy(&kept.received);
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    assert!(answer.contains("Administrator password"), "{answer}");
+    // Everyone else was served all along.
+    assert_eq!(get(s.addr, "/signin", None).status, 200);
+}
+
+/// Issue #8: on the HTTPS listener a client that never completes the TLS handshake is
+/// dropped after the handshake timeout, and one that completes it and then drips its
+/// headers after the header-read timeout.
+#[test]
+fn issue_8_https_handshake_and_header_timeouts() {
+    const HANDSHAKE: Duration = Duration::from_secs(1);
+    const HEADERS: Duration = Duration::from_secs(2);
+    const PACE: Duration = Duration::from_millis(250);
+    let limit = HEADERS + Duration::from_secs(10);
+    let f = TestFarm::with_password();
+    let mut cfg = f.config();
+    cfg.tls = Some(pem_files(&f));
+    cfg.tls_handshake_timeout = HANDSHAKE;
+    cfg.header_read_timeout = HEADERS;
+    let s = Server::start(cfg);
+
+    let mut tcp = TcpStream::connect(s.addr).unwrap();
+    tcp.set_read_timeout(Some(PACE)).unwrap();
+    let silent = drip_until_closed(&mut tcp, std::iter::empty(), limit);
+    assert!(silent.after >= HANDSHAKE - PACE, "{silent:?}");
+    assert!(
+        silent.after < HEADERS + PACE,
+        "the handshake limit applies: {silent:?}"
+    );
+    assert!(silent.received.is_empty(), "{silent:?}");
+
+    let mut tls = tls_client(s.addr);
+    while tls.conn.is_handshaking() {
+        tls.conn.complete_io(&mut tls.sock).unwrap();
+    }
+    tls.sock.set_read_timeout(Some(PACE)).unwrap();
+    let drip = drip_until_closed(&mut tls, endless_request(), limit);
+    assert!(drip.after >= HEADERS - PACE, "{drip:?}");
+    assert!(drip.sent >= 4, "{drip:?}");
+    assert!(drip.received.is_empty(), "{drip:?}");
+
+    check_https(&s);
 }

@@ -382,3 +382,67 @@ impl MailTester for FakeTester {
 pub(crate) fn fake_tester() -> Option<Arc<dyn MailTester>> {
     Some(Arc::new(FakeTester))
 }
+
+/// What [`drip_until_closed`] saw.
+#[derive(Debug)]
+pub(crate) struct Closed {
+    /// How long the connection stayed open (from the call).
+    pub(crate) after: Duration,
+    /// How many bytes were sent.
+    pub(crate) sent: usize,
+    /// What the server sent back.
+    pub(crate) received: Vec<u8>,
+}
+
+/// Sends the bytes of `drip` one at a time, one per read timeout of the socket beneath
+/// `s` (the caller sets it: it is the pace), reading in between, until the server closes
+/// the connection. With an empty `drip` it only waits. Panics if the connection is still
+/// open after `limit`.
+pub(crate) fn drip_until_closed<S: Read + Write>(
+    s: &mut S,
+    mut drip: impl Iterator<Item = u8>,
+    limit: Duration,
+) -> Closed {
+    let start = std::time::Instant::now();
+    let mut sent = 0;
+    let mut received = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        assert!(
+            start.elapsed() < limit,
+            "the server still holds the connection after {:?} ({sent} bytes sent, {} received)",
+            start.elapsed(),
+            received.len()
+        );
+        if let Some(b) = drip.next() {
+            if s.write_all(&[b]).and_then(|()| s.flush()).is_err() {
+                break;
+            }
+            sent += 1;
+        }
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => received.extend_from_slice(&buf[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            // Reset, or a TLS peer gone without close_notify: closed all the same.
+            Err(_) => break,
+        }
+    }
+    Closed {
+        after: start.elapsed(),
+        sent,
+        received,
+    }
+}
+
+/// A request line and then a header that never ends.
+pub(crate) fn endless_request() -> impl Iterator<Item = u8> {
+    b"GET /signin HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
+        .iter()
+        .copied()
+        .chain(std::iter::repeat(b'a'))
+}
