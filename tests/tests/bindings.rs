@@ -700,3 +700,121 @@ fn concurrent_smtp_set_leaves_one_consistent_result() {
         .unwrap();
     assert_eq!(rows, 1);
 }
+
+/// Regression (issue 8): a stored SMTP password used to follow a new server, so that
+/// `smtp test` sent it to whatever host the settings named next.
+#[test]
+fn a_stored_password_never_follows_a_new_server() {
+    let f = farm();
+    let r = f.run_stdin(
+        &[
+            "smtp",
+            "set",
+            "--farm",
+            "--smtp-server",
+            "relay.contoso.com",
+            "--port",
+            "587",
+            "--smtp-user",
+            "svc",
+            "--smtp-password-file",
+            "-",
+        ],
+        b"s3cret\n",
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    for change in [
+        vec!["--smtp-server", "other.example"],
+        vec!["--port", "2525"],
+        vec![
+            "--smtp-server",
+            "RELAY.contoso.com.evil.example",
+            "--port",
+            "587",
+        ],
+    ] {
+        let mut args = vec!["smtp", "set", "--farm"];
+        args.extend(change.iter().copied());
+        let r = f.run(&args);
+        assert_eq!(r.code, 3, "{change:?}: {r:?}");
+        assert!(r.stderr.contains("password-follows-server"), "{r:?}");
+        assert!(r.stderr.contains("svc at relay.contoso.com:587"), "{r:?}");
+    }
+    let j = f.ok(&["--json", "smtp", "show", "--farm"]).json();
+    assert_eq!(
+        j["smtp_server"], "relay.contoso.com",
+        "nothing changed: {j}"
+    );
+    assert_eq!(j["port"], 587);
+    assert_eq!(j["smtp_password_set"], true);
+    // Other fields may change without the password.
+    f.ok(&["smtp", "set", "--farm", "--from", "sp@contoso.com"]);
+    // With the password again, or without credentials, the server may change.
+    let r = f.run_stdin(
+        &[
+            "smtp",
+            "set",
+            "--farm",
+            "--smtp-server",
+            "other.example",
+            "--smtp-user",
+            "svc",
+            "--smtp-password-file",
+            "-",
+        ],
+        b"s3cret\n",
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    f.ok(&[
+        "smtp",
+        "set",
+        "--farm",
+        "--smtp-server",
+        "third.example",
+        "--no-smtp-credentials",
+    ]);
+    let j = f.ok(&["--json", "smtp", "show", "--farm"]).json();
+    assert_eq!(j["smtp_server"], "third.example");
+    assert_eq!(j["smtp_password_set"], false);
+}
+
+/// The sealed password is bound to server, port and user: moved to another server behind
+/// mailcert's back (straight in the database), it does not open, and nothing is sent.
+#[test]
+fn a_sealed_password_opens_only_for_its_server() {
+    let f = farm();
+    let r = f.run_stdin(
+        &[
+            "smtp",
+            "set",
+            "--farm",
+            "--smtp-server",
+            "127.0.0.1",
+            "--port",
+            "9",
+            "--smtp-user",
+            "svc",
+            "--smtp-password-file",
+            "-",
+        ],
+        b"s3cret\n",
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    // Someone with write access to the database points the settings elsewhere.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let db = rusqlite::Connection::open(f.db()).unwrap();
+    let n = db
+        .execute("UPDATE smtp_settings SET port = ?1", [i64::from(port)])
+        .unwrap();
+    assert_eq!(n, 1);
+    drop(db);
+    listener.set_nonblocking(true).unwrap();
+    let r = f.run(&["smtp", "test", "--farm", "--timeout", "2"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.stderr.contains("password-follows-server"), "{r:?}");
+    assert!(
+        listener.accept().is_err(),
+        "no connection was made with the moved password"
+    );
+}

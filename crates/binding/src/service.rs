@@ -5,7 +5,7 @@
 use mailcert_store::{CertRecord, Farm, Scope, SettingsRow, Tx, WebAppRow};
 use zeroize::Zeroizing;
 
-use crate::error::{Error, Field, Result};
+use crate::error::{Error, Field, Result, Violation};
 use crate::settings::{
     CertificateCheck, Encryption, SettingsChange, SmtpSettings, ValidatedSmtpSettings, validate,
 };
@@ -56,9 +56,46 @@ pub struct Effective {
     pub problems: Vec<String>,
 }
 
-/// The additional data that binds a sealed SMTP password to its settings level.
-fn password_aad(target: &Target) -> Vec<u8> {
-    format!("mailcert:smtp-password:{}", target.label()).into_bytes()
+/// The additional data that binds a sealed SMTP password to its settings level and to
+/// the server, port and user it was given for: a password moved to other settings, or
+/// left behind when the server changes, does not open.
+fn password_aad(target: &Target, s: &SmtpSettings) -> Vec<u8> {
+    format!(
+        "mailcert:smtp-password:v2:{}\0{}\0{}\0{}",
+        target.label(),
+        s.smtp_server.to_ascii_lowercase(),
+        s.port,
+        s.smtp_user.as_deref().unwrap_or("")
+    )
+    .into_bytes()
+}
+
+/// The rule that keeps a stored password with the server it was given for.
+fn password_follows_server(before: &SmtpSettings, after: &SmtpSettings) -> Option<Violation> {
+    let mut moved = Vec::new();
+    if !before.smtp_server.eq_ignore_ascii_case(&after.smtp_server) {
+        moved.push("server");
+    }
+    if before.port != after.port {
+        moved.push("port");
+    }
+    if before.smtp_user != after.smtp_user {
+        moved.push("user");
+    }
+    if moved.is_empty() {
+        return None;
+    }
+    Some(Violation {
+        field: Field::Credentials,
+        rule: "password-follows-server",
+        message: format!(
+            "the stored SMTP password was given for {} at {}:{}; a change of {} needs the password again (--smtp-user with --smtp-password-file), or --no-smtp-credentials",
+            before.smtp_user.as_deref().unwrap_or("(no user)"),
+            before.smtp_server,
+            before.port,
+            moved.join(" and ")
+        ),
+    })
 }
 
 fn scope_of(tx: &Tx<'_>, target: &Target) -> Result<(Scope, Option<WebAppRow>)> {
@@ -226,14 +263,8 @@ pub fn set(
     change: SettingsChange,
     now: i64,
 ) -> Result<Effective> {
-    let new_password = match &change.credentials {
-        Some(Some(c)) => Some(
-            farm.master_key()?
-                .seal(c.password.as_bytes(), &password_aad(target))?,
-        ),
-        _ => None,
-    };
-    farm.write(|tx| {
+    let password_given = matches!(change.credentials, Some(Some(_)));
+    farm.write_with_key(password_given, |tx, master| {
         let (scope, _) = scope_of(tx, target)?;
         let current = tx.settings(scope)?;
         let first_time = current.is_none();
@@ -283,18 +314,25 @@ pub fn set(
         if let Some(v) = change.helo {
             s.helo = clearable(v);
         }
-        match change.credentials {
+        let mut new_password = None;
+        match &change.credentials {
             Some(Some(c)) => {
                 s.smtp_user = Some(c.user.trim().to_string());
                 s.has_password = true;
-                sealed = new_password.clone();
+                new_password = Some(c.password.clone());
             }
             Some(None) => {
                 s.smtp_user = None;
                 s.has_password = false;
                 sealed = None;
             }
-            None => {}
+            None => {
+                if sealed.is_some()
+                    && let Some(v) = password_follows_server(&before, &s)
+                {
+                    return Err(Error::Invalid(vec![v]));
+                }
+            }
         }
         let mut check = None;
         match change.certificate {
@@ -318,6 +356,14 @@ pub fn set(
         }
         let valid: ValidatedSmtpSettings = validate(s, check.as_ref())?;
         let v = valid.get();
+        if let Some(password) = &new_password {
+            let key = master.ok_or_else(|| {
+                Error::from(mailcert_store::Error::Internal(
+                    "the master key was not loaded to seal the SMTP password".into(),
+                ))
+            })?;
+            sealed = Some(key.seal(password.as_bytes(), &password_aad(target, v))?);
+        }
         tx.put_settings(&SettingsRow {
             scope,
             smtp_server: v.smtp_server.clone(),
@@ -476,6 +522,8 @@ pub fn plan(farm: &mut Farm, target: &Target, now: i64) -> Result<SendPlan> {
     let (sealed_password, chain, sealed_key, roots) = farm.read(|tx| {
         let (scope, _) = scope_of(tx, &source_target)?;
         let row = tx.settings(scope)?;
+        // The password opens only with the server, port and user it was sealed for:
+        // the settings of this same read, which `effective` holds too.
         let sealed_password = row.and_then(|r| r.smtp_password_sealed);
         let mut chain = Vec::new();
         let mut sealed_key = None;
@@ -506,11 +554,27 @@ pub fn plan(farm: &mut Farm, target: &Target, now: i64) -> Result<SendPlan> {
     })?;
     let password = match sealed_password {
         Some(s) => {
-            let bytes = farm.master_key()?.open(
-                &s,
-                &password_aad(&source_target),
-                &format!("the SMTP password of {}", source_target.label()),
-            )?;
+            let bytes = farm
+                .master_key()?
+                .open(
+                    &s,
+                    &password_aad(&source_target, &effective.settings),
+                    &format!("the SMTP password of {}", source_target.label()),
+                )
+                .map_err(|e| match e {
+                    mailcert_store::Error::Decrypt { .. } => Error::Invalid(vec![Violation {
+                        field: Field::Credentials,
+                        rule: "password-follows-server",
+                        message: format!(
+                            "the stored SMTP password of {} does not belong to {} at {}:{} (it was given for other settings, or by an older mailcert); give it again with --smtp-user and --smtp-password-file",
+                            source_target.label(),
+                            effective.settings.smtp_user.as_deref().unwrap_or("(no user)"),
+                            effective.settings.smtp_server,
+                            effective.settings.port
+                        ),
+                    }]),
+                    other => other.into(),
+                })?;
             Some(Zeroizing::new(String::from_utf8_lossy(&bytes).into_owned()))
         }
         None => None,

@@ -199,6 +199,27 @@ impl Farm {
         Ok(value)
     }
 
+    /// Like [`write`](Farm::write), with the master key at hand inside the transaction
+    /// (loaded and checked first when `need_key`), so that a secret can be sealed with
+    /// associated data that depends on what the transaction reads.
+    pub fn write_with_key<T, E: From<Error>>(
+        &mut self,
+        need_key: bool,
+        f: impl FnOnce(&certs::Tx<'_>, Option<&MasterKey>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        if need_key {
+            self.master_key().map_err(E::from)?;
+        }
+        let key = self.master.get();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| E::from(e.into()))?;
+        let value = f(&certs::Tx::new(&tx, self.actor.as_deref()), key)?;
+        tx.commit().map_err(|e| E::from(e.into()))?;
+        Ok(value)
+    }
+
     /// Runs `f` over a consistent read snapshot.
     pub fn read<T, E: From<Error>>(
         &mut self,
