@@ -1,8 +1,9 @@
 //! Helpers for the end-to-end tests in `tests/tests/`: a throw-away farm in a temporary
 //! directory and a way to run the real `mailcert` binary against it.
 //!
-//! The binary is the one cargo built into the same target directory as the test
-//! (`cargo build --workspace` before `cargo test`, as the README's test command does).
+//! The binary is built from this tree into the test's own target directory and profile
+//! before the first use (a no-op when `cargo build --workspace` ran first, as the README's
+//! test command does), so a test never drives a stale `mailcert`.
 
 pub mod postfix;
 pub mod relay;
@@ -10,22 +11,74 @@ pub mod relay;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-/// The `mailcert` binary next to the running test executable.
+/// The `mailcert` binary of this tree, built (once per test process) into the target
+/// directory and profile of the running test, so that a test never drives a stale binary.
 pub fn binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap_or_default();
-    // target/<profile>/deps/<test> -> target/<profile>/mailcert
-    let dir = exe
+    static BUILT: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
+    match BUILT.get_or_init(build_binary) {
+        Ok(p) => p.clone(),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// Runs `cargo build -p mailcert` for the running test's profile and target directory
+/// (a no-op when it is up to date) and returns the binary's path.
+fn build_binary() -> Result<PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+    // target/<profile>/deps/<test> -> target/<profile> and target
+    let profile_dir = exe
         .parent()
         .and_then(Path::parent)
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
-    let bin = dir.join("mailcert");
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo build --workspace` before the tests",
-        bin.display()
-    );
-    bin
+        .ok_or_else(|| format!("{} is not in target/<profile>/deps", exe.display()))?;
+    let target_dir = profile_dir
+        .parent()
+        .ok_or_else(|| format!("{} has no target directory", profile_dir.display()))?;
+    let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") => "dev".to_string(),
+        Some(other) => other.to_string(),
+        None => return Err(format!("{}: no profile name", profile_dir.display())),
+    };
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = Command::new(&cargo)
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "mailcert",
+            "--bin",
+            "mailcert",
+            "--profile",
+        ])
+        .arg(&profile)
+        .arg("--target-dir")
+        .arg(target_dir)
+        .current_dir(&workspace)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("running {}: {e}", Path::new(&cargo).display()))?;
+    if !out.status.success() {
+        return Err(format!(
+            "cargo build -p mailcert failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let bin = profile_dir.join("mailcert");
+    if !bin.is_file() {
+        return Err(format!("{} is missing after cargo build", bin.display()));
+    }
+    Ok(bin)
+}
+
+/// Reports that a test cannot run because an outside tool is missing. Where
+/// `MAILCERT_REQUIRE_EXTERNAL=1` (CI sets it) that is a failure; elsewhere the test
+/// says why and returns, so that a developer without Postfix or Chromium can still run
+/// the rest.
+pub fn external_missing(why: &str) {
+    if std::env::var_os("MAILCERT_REQUIRE_EXTERNAL").is_some_and(|v| v == "1") {
+        panic!("MAILCERT_REQUIRE_EXTERNAL=1 and a tool this test needs is missing: {why}");
+    }
+    println!("skipped: {why}");
 }
 
 /// The repository's fixtures/files directory.

@@ -669,6 +669,48 @@ impl Postfix {
         }
     }
 
+    /// How many messages sit in the queue (maildrop, incoming, active, deferred, hold):
+    /// accepted by smtpd but not yet delivered.
+    pub fn queued_count(&self) -> usize {
+        fn files(dir: &Path) -> usize {
+            fs::read_dir(dir)
+                .map(|entries| {
+                    entries
+                        .flatten()
+                        .map(|e| {
+                            let p = e.path();
+                            if p.is_dir() { files(&p) } else { 1 }
+                        })
+                        .sum()
+                })
+                .unwrap_or(0)
+        }
+        ["maildrop", "incoming", "active", "deferred", "hold"]
+            .iter()
+            .map(|q| files(&self.dir().join("queue").join(q)))
+            .sum()
+    }
+
+    /// Waits until every SMTP session smtpd logged as begun ("connect from") has ended
+    /// ("disconnect from"), at least one of them; false when `timeout` passed first. After
+    /// that, whatever smtpd accepted is in the queue or delivered: a real condition to
+    /// wait on before asserting that nothing was delivered.
+    pub fn wait_for_sessions_ended(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let log = self.log();
+            let begun = log.matches("]: connect from ").count();
+            let ended = log.matches("]: disconnect from ").count();
+            if begun > 0 && begun == ended {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+
     /// The maillog contents so far (empty if it cannot be read).
     pub fn log(&self) -> String {
         fs::read(self.log_path())

@@ -29,3 +29,33 @@ pub fn relay_config(implicit_tls: bool) -> Config {
 pub fn start(config: Config) -> TestServer {
     TestServer::start(config).unwrap_or_else(|e| panic!("starting the loopback relay: {e}"))
 }
+
+/// Every connection the server accepted before now, with each one ended.
+///
+/// A probe connection goes in behind any connection still waiting in the listen queue
+/// (the server accepts in order), so once the probe shows up in the log, everything that
+/// came before it is there too; then the wait is for every earlier connection to end.
+/// This replaces "sleep, then assert that nothing happened" with a real condition.
+pub fn settled(server: &TestServer) -> Vec<mailcert_testsmtp::ConnectionInfo> {
+    let timeout = std::time::Duration::from_secs(10);
+    let probe = std::net::TcpStream::connect(server.addr())
+        .unwrap_or_else(|e| panic!("probe connection to the relay: {e}"));
+    let local = probe
+        .local_addr()
+        .unwrap_or_else(|e| panic!("probe address: {e}"));
+    let deadline = std::time::Instant::now() + timeout;
+    while !server.connection_log().iter().any(|c| c.peer == local) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the relay did not accept the probe connection"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    drop(probe);
+    let log = server.wait_for_idle(timeout);
+    assert!(
+        log.iter().all(|c| c.closed),
+        "connections still open after {timeout:?}: {log:?}"
+    );
+    log.into_iter().filter(|c| c.peer != local).collect()
+}

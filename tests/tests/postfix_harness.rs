@@ -3,8 +3,8 @@
 //! swaks cannot) and verifies the server against `root-ca.pem` alone, so OpenSSL's "auto
 //! chain" cannot add a missing intermediate on either side.
 //!
-//! Every test skips (prints "skipped: postfix not installed …" and passes) when Postfix
-//! cannot run here.
+//! Where Postfix cannot run, each test says so and passes, or fails under
+//! `MAILCERT_REQUIRE_EXTERNAL=1` (as in CI).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::io::Read;
@@ -87,8 +87,8 @@ const FULL_CHAIN: ClientCert<'static> = ClientCert {
 
 /// Starts an instance, or None (after printing why) when Postfix cannot run here.
 fn start(config: PostfixConfig) -> Option<Postfix> {
-    if let Some(reason) = Postfix::unavailable_reason() {
-        println!("skipped: {reason}");
+    if let Some(why) = Postfix::unavailable_reason() {
+        mailcert_tests::external_missing(&why);
         return None;
     }
     Some(Postfix::start(config).unwrap_or_else(|e| panic!("starting postfix: {e}")))
