@@ -1209,3 +1209,93 @@ fn issue_8_https_handshake_and_header_timeouts() {
 
     check_https(&s);
 }
+
+/// The anonymous session cookie and CSRF token of a fresh sign-in page.
+fn sign_in_form(s: &Server) -> (String, String) {
+    let page = get(s.addr, "/signin", None);
+    assert_eq!(page.status, 200, "{}", page.text());
+    (page.cookie_pair(), csrf_of(&page.text()))
+}
+
+/// How many wrong passwords were verified (each verification writes one audit line).
+fn failed_sign_ins(f: &TestFarm) -> usize {
+    f.farm()
+        .read(|tx| tx.audit_since(0))
+        .unwrap()
+        .iter()
+        .filter(|a| a.action == "admin sign-in failed")
+        .count()
+}
+
+/// Issue #8: a burst of parallel wrong passwords is counted in full before any is
+/// verified, so those past the limit (10 per address in 10 minutes) are refused without
+/// running Argon2; a locked address does not lock out another (X-Forwarded-For is not
+/// believed); and 50 failures from all addresses together stop everyone.
+#[test]
+fn issue_8_parallel_wrong_sign_ins_are_counted_before_any_is_verified() {
+    const PER_ADDRESS: usize = 10;
+    const GLOBAL: usize = 50;
+    let f = TestFarm::with_password();
+    let s = Server::start(f.config());
+    let ip = |last: u8| std::net::IpAddr::from([127, 0, 0, last]);
+    let sign_in_from = |from, cookie: &str, csrf: &str, password: &str, extra: &[(&str, &str)]| {
+        post_form_from(
+            from,
+            s.addr,
+            "/signin",
+            cookie,
+            &[("csrf", csrf), ("password", password), ("next", "/audit")],
+            extra,
+        )
+    };
+    let (anon, csrf) = sign_in_form(&s);
+    let wrong = "not-the-password-1234";
+    let burst = |addresses: &[u8], each: usize| -> Vec<u16> {
+        let (anon, csrf, sign_in_from) = (&anon, &csrf, &sign_in_from);
+        std::thread::scope(|sc| {
+            let guesses: Vec<_> = addresses
+                .iter()
+                .flat_map(|last| std::iter::repeat_n(*last, each))
+                .map(|last| sc.spawn(move || sign_in_from(ip(last), anon, csrf, wrong, &[]).status))
+                .collect();
+            guesses.into_iter().map(|g| g.join().unwrap()).collect()
+        })
+    };
+
+    let statuses = burst(&[1], 50);
+    let count = |code| statuses.iter().filter(|s| **s == code).count();
+    assert_eq!(count(401), PER_ADDRESS, "{statuses:?}");
+    assert_eq!(count(429), 50 - PER_ADDRESS, "{statuses:?}");
+    assert_eq!(
+        failed_sign_ins(&f),
+        PER_ADDRESS,
+        "only the admitted guesses were verified"
+    );
+
+    // The locked address is refused even with the right password, whatever it claims.
+    for extra in [&[][..], &[("X-Forwarded-For", "127.0.0.3")][..]] {
+        let r = sign_in_from(ip(1), &anon, &csrf, PASSWORD, extra);
+        assert_eq!(r.status, 429, "{extra:?}");
+        assert!(r.text().contains("from your address"), "{}", r.text());
+        let retry: u64 = r.header("retry-after").unwrap().parse().unwrap();
+        assert!((1..=600).contains(&retry), "{retry}");
+    }
+    // Another address signs in.
+    let (other, other_csrf) = sign_in_form(&s);
+    let r = sign_in_from(ip(2), &other, &other_csrf, PASSWORD, &[]);
+    assert_eq!(r.status, 303, "{}", r.text());
+    assert_eq!(r.header("location"), Some("/audit"));
+    assert_eq!(get(s.addr, "/audit", Some(&r.cookie_pair())).status, 200);
+    assert_eq!(failed_sign_ins(&f), PER_ADDRESS);
+
+    // Guessing spread over more addresses, each within its own limit, reaches the
+    // global one; then everyone waits.
+    let statuses = burst(&[2, 3, 4, 5], PER_ADDRESS);
+    assert!(statuses.iter().all(|s| *s == 401), "{statuses:?}");
+    assert_eq!(failed_sign_ins(&f), GLOBAL);
+    let (fresh, fresh_csrf) = sign_in_form(&s);
+    let r = sign_in_from(ip(6), &fresh, &fresh_csrf, PASSWORD, &[]);
+    assert_eq!(r.status, 429, "{}", r.text());
+    assert!(r.text().contains("paused for everyone"), "{}", r.text());
+    assert_eq!(failed_sign_ins(&f), GLOBAL);
+}

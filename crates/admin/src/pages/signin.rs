@@ -1,15 +1,16 @@
 //! Sign-in and sign-out. The sign-in page works in an anonymous session (so its form has
 //! a CSRF token); a correct password ends that session and starts a signed-in one.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use zeroize::Zeroizing;
 
-use crate::auth::{clear_cookie, cookie, safe_next, session_id};
+use crate::auth::{ClientKey, Locked, clear_cookie, cookie, safe_next, session_id};
 use crate::forms::{AdminForm, FormData, VisitorForm};
 use crate::html::{Chrome, Nav, csrf_field, page};
 use crate::pages::{PageError, respond};
@@ -112,12 +113,21 @@ async fn show_inner(state: Shared, headers: HeaderMap, q: FormData) -> Result<Re
     Ok(res)
 }
 
-/// `POST /signin`: checks the password; on success starts a signed-in session.
-pub(crate) async fn submit(State(state): State<Shared>, form: VisitorForm) -> Response {
-    respond(submit_inner(state, form).await)
+/// `POST /signin`: checks the password; on success starts a signed-in session. Each
+/// attempt is first admitted by the throttle, keyed by the connection's peer address.
+pub(crate) async fn submit(
+    State(state): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    form: VisitorForm,
+) -> Response {
+    respond(submit_inner(state, ClientKey::of(peer.ip()), form).await)
 }
 
-async fn submit_inner(state: Shared, form: VisitorForm) -> Result<Response, PageError> {
+async fn submit_inner(
+    state: Shared,
+    client: ClientKey,
+    form: VisitorForm,
+) -> Result<Response, PageError> {
     let VisitorForm { id, data } = form;
     let next = safe_next(data.get("next"))
         .unwrap_or("/certificates")
@@ -126,20 +136,38 @@ async fn submit_inner(state: Shared, form: VisitorForm) -> Result<Response, Page
         let flashes = [Flash::new(FlashKind::Error, message, Vec::new())];
         (status, form_page(&state.csrf.token(&id), &next, &flashes)).into_response()
     };
-    if let Some(wait) = state.throttle.locked_for(state.instant()) {
-        return Ok(again(
-            &state,
-            StatusCode::TOO_MANY_REQUESTS,
-            format!(
-                "Too many wrong passwords recently; sign-in is paused for about {} minute(s).",
-                wait.as_secs() / 60 + 1
-            ),
-        ));
-    }
+    // Counted before anything is verified: parallel guesses past the limit never reach
+    // Argon2.
+    let reservation = match state.throttle.reserve(client, state.instant()) {
+        Ok(r) => r,
+        Err(locked) => {
+            let minutes = locked.wait().as_secs() / 60 + 1;
+            let message = match locked {
+                Locked::Address(_) => format!(
+                    "Too many wrong passwords from your address recently; sign-in from it is paused for about {minutes} minute(s)."
+                ),
+                Locked::Everyone(_) => format!(
+                    "Too many wrong passwords recently; sign-in is paused for everyone for about {minutes} minute(s)."
+                ),
+            };
+            let mut res = again(&state, StatusCode::TOO_MANY_REQUESTS, message);
+            res.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(locked.wait().as_secs().max(1)),
+            );
+            return Ok(res);
+        }
+    };
+    // At most MAX_VERIFYING Argon2 runs at once; the slot goes into the blocking task,
+    // so it is held until the run ends even if this request is dropped meanwhile.
+    let slot = state.throttle.verification_slot().await?;
     let password = Zeroizing::new(data.get("password").to_string());
     drop(data);
     let verdict = with_farm(&state, move |farm, now| {
-        let ok = crate::password::verify(farm, &password)?;
+        let ok = {
+            let _slot = slot;
+            crate::password::verify(farm, &password)?
+        };
         let action = match ok {
             Some(true) => "admin sign-in",
             Some(false) => "admin sign-in failed",
@@ -150,9 +178,13 @@ async fn submit_inner(state: Shared, form: VisitorForm) -> Result<Response, Page
     })
     .await?;
     match verdict {
-        None => Ok(no_password_page().into_response()),
+        None => {
+            reservation.not_checked();
+            Ok(no_password_page().into_response())
+        }
         Some(false) => {
-            state.throttle.failed(state.instant());
+            // The reservation stays: this attempt counts as failed.
+            drop(reservation);
             tokio::time::sleep(FAILURE_DELAY).await;
             Ok(again(
                 &state,
@@ -161,6 +193,7 @@ async fn submit_inner(state: Shared, form: VisitorForm) -> Result<Response, Page
             ))
         }
         Some(true) => {
+            reservation.succeeded();
             state.sessions.remove(&id);
             let fresh = state
                 .sessions

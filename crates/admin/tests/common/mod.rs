@@ -5,7 +5,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -295,17 +295,68 @@ pub(crate) fn post_form(
     cookie: &str,
     pairs: &[(&str, &str)],
 ) -> Resp {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    post_form_over(&mut s, addr, path, cookie, pairs, &[])
+}
+
+/// A TCP connection to `addr` from the local address `from`: on Linux every 127.x.y.z
+/// is a loopback address, so a test can be several clients of a server on 127.0.0.1.
+pub(crate) fn connect_from(from: IpAddr, addr: SocketAddr) -> TcpStream {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .unwrap();
+    let s = rt
+        .block_on(async {
+            let socket = tokio::net::TcpSocket::new_v4()?;
+            socket.bind(SocketAddr::new(from, 0))?;
+            socket.connect(addr).await
+        })
+        .unwrap_or_else(|e| panic!("connecting from {from} to {addr}: {e}"))
+        .into_std()
+        .unwrap();
+    s.set_nonblocking(false).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    s
+}
+
+/// A urlencoded form POST from the local address `from`, with `extra` headers.
+pub(crate) fn post_form_from(
+    from: IpAddr,
+    addr: SocketAddr,
+    path: &str,
+    cookie: &str,
+    pairs: &[(&str, &str)],
+    extra: &[(&str, &str)],
+) -> Resp {
+    let mut s = connect_from(from, addr);
+    assert_eq!(s.local_addr().unwrap().ip(), from);
+    post_form_over(&mut s, addr, path, cookie, pairs, extra)
+}
+
+fn post_form_over(
+    s: &mut TcpStream,
+    addr: SocketAddr,
+    path: &str,
+    cookie: &str,
+    pairs: &[(&str, &str)],
+    extra: &[(&str, &str)],
+) -> Resp {
     let body = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(pairs)
         .finish();
-    request(
-        addr,
+    let mut headers = vec![
+        ("Cookie", cookie),
+        ("Content-Type", "application/x-www-form-urlencoded"),
+    ];
+    headers.extend_from_slice(extra);
+    exchange(
+        s,
+        &addr.to_string(),
         "POST",
         path,
-        &[
-            ("Cookie", cookie),
-            ("Content-Type", "application/x-www-form-urlencoded"),
-        ],
+        &headers,
         body.as_bytes(),
     )
 }
