@@ -56,3 +56,4 @@ pub use reply::read_replies_for_fuzzing;
 pub use reply::{MAX_REPLY_LINE, MAX_REPLY_LINES, Reply};
 pub use report::{CertificateSummary, HandshakeReport};
 pub use session::Session;
+pub use transport::DeadlineStream;

@@ -9,17 +9,29 @@ use rustls::{ClientConnection, StreamOwned};
 
 /// A TCP stream whose reads and writes fail once the step's deadline has passed.
 ///
-/// A per-read timeout alone lets a server that drips one byte a second hold a step for
-/// ever; here every read and write may only wait for what is left of the deadline.
-pub(crate) struct DeadlineStream {
+/// A per-read timeout alone lets a peer that drips one byte a second hold a step for
+/// ever; here every read and write may only wait for what is left of the deadline. The
+/// relay's listener uses it for its clients too.
+#[derive(Debug)]
+pub struct DeadlineStream {
     tcp: TcpStream,
     deadline: Instant,
 }
 
 impl DeadlineStream {
     /// Wraps `tcp`, with a first deadline.
-    pub(crate) fn new(tcp: TcpStream, deadline: Instant) -> Self {
+    pub fn new(tcp: TcpStream, deadline: Instant) -> Self {
         DeadlineStream { tcp, deadline }
+    }
+
+    /// Sets the deadline for what is read and written from now on.
+    pub fn set_deadline(&mut self, deadline: Instant) {
+        self.deadline = deadline;
+    }
+
+    /// The TCP stream underneath.
+    pub fn get_ref(&self) -> &TcpStream {
+        &self.tcp
     }
 
     /// The time left, or a timeout error once it is gone.

@@ -16,6 +16,7 @@ mod model;
 mod parse;
 mod repo;
 mod secret;
+mod server_identity;
 
 pub use chain::issuers;
 pub use eligibility::{
@@ -37,3 +38,4 @@ pub use repo::{
     WebAppRow,
 };
 pub use secret::{MASTER_KEY_LEN, MasterKey};
+pub use server_identity::{ServerIdentity, server_identity};
