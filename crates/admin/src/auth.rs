@@ -15,7 +15,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use crate::html::{Chrome, Nav};
 use crate::pages::PageError;
 use crate::session::{Flash, SessionId};
-use crate::state::{AppState, Shared};
+use crate::state::{AppState, Shared, with_farm};
 
 /// A signed-in administrator's request.
 pub(crate) struct Admin {
@@ -42,9 +42,18 @@ impl FromRequestParts<Shared> for Admin {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, Response> {
-        let now = state.instant();
-        match session_id(&parts.headers, state.cookie_name()) {
-            Some(id) if state.sessions.signed_in(&id, now) => {
+        let id = match session_id(&parts.headers, state.cookie_name()) {
+            Some(id)
+                if signed_in(state, &id)
+                    .await
+                    .map_err(IntoResponse::into_response)? =>
+            {
+                Some(id)
+            }
+            _ => None,
+        };
+        match id {
+            Some(id) => {
                 let flashes = if parts.method == Method::GET {
                     state.sessions.take_flashes(&id)
                 } else {
@@ -77,6 +86,22 @@ impl FromRequestParts<Shared> for Admin {
             .into_response()),
         }
     }
+}
+
+/// Whether `id` is a live session signed in under the farm's current administrator
+/// password. The farm is read on every request, so a password set meanwhile (by
+/// `mailcert admin set-password`, another process) ends every session signed in under
+/// the previous one at its next request.
+pub(crate) async fn signed_in(state: &Shared, id: &SessionId) -> Result<bool, PageError> {
+    let Some(stamp) = state.sessions.signed_in(id, state.instant()) else {
+        return Ok(false);
+    };
+    let current = with_farm(state, |farm, _| Ok(crate::password::current_stamp(farm)?)).await?;
+    if current == Some(stamp) {
+        return Ok(true);
+    }
+    state.sessions.end_all_but(current);
+    Ok(false)
 }
 
 /// The session id the browser sent, if any (not checked against the store).

@@ -47,19 +47,65 @@ pub fn password_is_set(farm: &mut Farm) -> Result<bool, AdminError> {
     Ok(farm.read(|tx| tx.meta(META_KEY))?.is_some())
 }
 
-/// Checks `password` against the stored hash; `Ok(None)` when no password is set.
-pub(crate) fn verify(farm: &mut Farm, password: &str) -> Result<Option<bool>, AdminError> {
+/// Identifies one stored administrator password hash: the SHA-256 of its PHC string.
+/// Each [`set_password`] stores a fresh salt, so the stamp changes even when the same
+/// password is set again. A signed-in session carries the stamp it signed in under.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PasswordStamp([u8; 32]);
+
+impl std::fmt::Debug for PasswordStamp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PasswordStamp(<redacted>)")
+    }
+}
+
+impl PasswordStamp {
+    /// The stamp of a stored hash (the meta value's bytes).
+    pub(crate) fn of(stored: &[u8]) -> PasswordStamp {
+        let d = ring::digest::digest(&ring::digest::SHA256, stored);
+        let mut b = [0u8; 32];
+        b.copy_from_slice(d.as_ref());
+        PasswordStamp(b)
+    }
+}
+
+/// The stamp of the administrator password now stored; `None` when none is set.
+pub(crate) fn current_stamp(farm: &mut Farm) -> Result<Option<PasswordStamp>, AdminError> {
+    Ok(farm
+        .read(|tx| tx.meta(META_KEY))?
+        .map(|stored| PasswordStamp::of(&stored)))
+}
+
+/// What checking a password found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verified {
+    /// No administrator password is set.
+    NoPassword,
+    /// The password is not the administrator password.
+    Wrong,
+    /// The password is right; the stamp of the hash it was checked against.
+    Right(PasswordStamp),
+}
+
+/// Checks `password` against the stored hash.
+pub(crate) fn verify(farm: &mut Farm, password: &str) -> Result<Verified, AdminError> {
     let Some(stored) = farm.read(|tx| tx.meta(META_KEY))? else {
-        return Ok(None);
+        return Ok(Verified::NoPassword);
     };
+    let stamp = PasswordStamp::of(&stored);
     let stored = String::from_utf8(stored)
         .map_err(|_| AdminError::PasswordHash("the stored hash is not text".into()))?;
     let parsed = PasswordHash::new(&stored).map_err(|e| AdminError::PasswordHash(e.to_string()))?;
-    Ok(Some(
-        argon2::Argon2::default()
+    Ok(
+        if argon2::Argon2::default()
             .verify_password(password.as_bytes(), &parsed)
-            .is_ok(),
-    ))
+            .is_ok()
+        {
+            Verified::Right(stamp)
+        } else {
+            Verified::Wrong
+        },
+    )
 }
 
 /// An Argon2id (v19, the crate's default cost: 19 MiB, 2 passes) PHC string with a
@@ -94,16 +140,18 @@ mod tests {
     fn set_and_verify() {
         let (_dir, mut farm) = farm();
         assert!(!password_is_set(&mut farm).unwrap());
-        assert_eq!(verify(&mut farm, "anything").unwrap(), None);
+        assert_eq!(verify(&mut farm, "anything").unwrap(), Verified::NoPassword);
+        assert_eq!(current_stamp(&mut farm).unwrap(), None);
         set_password(&mut farm, "correct horse battery", 100).unwrap();
         assert!(password_is_set(&mut farm).unwrap());
+        let stamp = current_stamp(&mut farm).unwrap().unwrap();
         assert_eq!(
             verify(&mut farm, "correct horse battery").unwrap(),
-            Some(true)
+            Verified::Right(stamp)
         );
         assert_eq!(
             verify(&mut farm, "correct horse battery!").unwrap(),
-            Some(false)
+            Verified::Wrong
         );
         let stored = farm.read(|tx| tx.meta(META_KEY)).unwrap().unwrap();
         let stored = String::from_utf8(stored).unwrap();
@@ -112,6 +160,21 @@ mod tests {
         let audit = farm.read(|tx| tx.audit_since(0)).unwrap();
         assert_eq!(audit[0].action, "admin password set");
         assert!(!audit[0].detail.contains("horse"));
+    }
+
+    #[test]
+    fn every_new_password_has_a_new_stamp() {
+        let (_dir, mut farm) = farm();
+        set_password(&mut farm, "correct horse battery", 100).unwrap();
+        let first = current_stamp(&mut farm).unwrap().unwrap();
+        set_password(&mut farm, "correct horse battery", 101).unwrap();
+        let again = current_stamp(&mut farm).unwrap().unwrap();
+        assert_ne!(first, again, "the same password set again has a new salt");
+        assert_eq!(
+            verify(&mut farm, "correct horse battery").unwrap(),
+            Verified::Right(again)
+        );
+        assert!(!format!("{again:?}").contains(&format!("{:?}", again.0)));
     }
 
     #[test]

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use ring::rand::SecureRandom;
 
+use crate::password::PasswordStamp;
+
 /// How long a session lives without a request.
 pub(crate) const IDLE: Duration = Duration::from_secs(30 * 60);
 /// How long a session lives at most.
@@ -86,7 +88,9 @@ impl Flash {
 
 #[derive(Debug)]
 struct Session {
-    signed_in: bool,
+    /// The stamp of the administrator password it signed in under; `None` while
+    /// anonymous.
+    signed_in: Option<PasswordStamp>,
     created: Instant,
     last_seen: Instant,
     flashes: Vec<Flash>,
@@ -114,10 +118,11 @@ impl SessionStore {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Starts a session (anonymous, or signed in) and returns its id.
+    /// Starts a session (anonymous, or signed in under the password with this stamp) and
+    /// returns its id.
     pub(crate) fn create(
         &self,
-        signed_in: bool,
+        signed_in: Option<PasswordStamp>,
         now: Instant,
     ) -> Result<SessionId, ring::error::Unspecified> {
         let id = SessionId::generate()?;
@@ -129,7 +134,7 @@ impl SessionStore {
             // Still full: drop the oldest anonymous session, else the oldest of all.
             let victim = map
                 .iter()
-                .min_by_key(|(_, s)| (s.signed_in, s.last_seen))
+                .min_by_key(|(_, s)| (s.signed_in.is_some(), s.last_seen))
                 .map(|(k, _)| k.clone());
             if let Some(v) = victim {
                 map.remove(&v);
@@ -152,12 +157,13 @@ impl SessionStore {
         self.touch(id, now).is_some()
     }
 
-    /// Whether `id` is a live, signed-in session; touches it.
-    pub(crate) fn signed_in(&self, id: &SessionId, now: Instant) -> bool {
-        self.touch(id, now) == Some(true)
+    /// The password stamp `id` signed in under, when it is a live, signed-in session;
+    /// touches it. Whether that is still the farm's password is for the caller to check.
+    pub(crate) fn signed_in(&self, id: &SessionId, now: Instant) -> Option<PasswordStamp> {
+        self.touch(id, now).flatten()
     }
 
-    fn touch(&self, id: &SessionId, now: Instant) -> Option<bool> {
+    fn touch(&self, id: &SessionId, now: Instant) -> Option<Option<PasswordStamp>> {
         let mut map = self.lock();
         let s = map.get_mut(id)?;
         if s.expired(now) {
@@ -171,6 +177,13 @@ impl SessionStore {
     /// Ends a session.
     pub(crate) fn remove(&self, id: &SessionId) {
         self.lock().remove(id);
+    }
+
+    /// Ends every signed-in session not signed in under `current` (all of them when no
+    /// password is set): the administrator password changed.
+    pub(crate) fn end_all_but(&self, current: Option<PasswordStamp>) {
+        self.lock()
+            .retain(|_, s| s.signed_in.is_none() || s.signed_in == current);
     }
 
     /// Queues a message for the session's next page.
@@ -196,6 +209,10 @@ impl SessionStore {
 mod tests {
     use super::*;
 
+    fn stamp() -> PasswordStamp {
+        PasswordStamp::of(b"$argon2id$v=19$first")
+    }
+
     #[test]
     fn ids_are_random_and_round_trip() {
         let a = SessionId::generate().unwrap();
@@ -213,14 +230,21 @@ mod tests {
     fn idle_expiry() {
         let store = SessionStore::default();
         let t0 = Instant::now();
-        let id = store.create(true, t0).unwrap();
-        assert!(store.signed_in(&id, t0 + IDLE - Duration::from_secs(1)));
+        let id = store.create(Some(stamp()), t0).unwrap();
+        assert_eq!(
+            store.signed_in(&id, t0 + IDLE - Duration::from_secs(1)),
+            Some(stamp())
+        );
         // Each request restarts the idle clock.
         let t1 = t0 + IDLE - Duration::from_secs(1);
-        assert!(store.signed_in(&id, t1 + IDLE - Duration::from_secs(1)));
+        assert!(
+            store
+                .signed_in(&id, t1 + IDLE - Duration::from_secs(1))
+                .is_some()
+        );
         // Past the idle limit the session is gone for good.
         let t2 = t1 + IDLE - Duration::from_secs(1) + IDLE + Duration::from_secs(1);
-        assert!(!store.signed_in(&id, t2));
+        assert!(store.signed_in(&id, t2).is_none());
         assert!(!store.alive(&id, t0));
     }
 
@@ -228,30 +252,51 @@ mod tests {
     fn absolute_expiry() {
         let store = SessionStore::default();
         let t0 = Instant::now();
-        let id = store.create(true, t0).unwrap();
+        let id = store.create(Some(stamp()), t0).unwrap();
         let mut t = t0;
         while t < t0 + ABSOLUTE {
-            assert!(store.signed_in(&id, t));
+            assert!(store.signed_in(&id, t).is_some());
             t += IDLE / 2;
         }
-        assert!(!store.signed_in(&id, t0 + ABSOLUTE + Duration::from_secs(1)));
+        assert!(
+            store
+                .signed_in(&id, t0 + ABSOLUTE + Duration::from_secs(1))
+                .is_none()
+        );
     }
 
     #[test]
     fn anonymous_sessions_are_not_signed_in() {
         let store = SessionStore::default();
         let t0 = Instant::now();
-        let id = store.create(false, t0).unwrap();
+        let id = store.create(None, t0).unwrap();
         assert!(store.alive(&id, t0));
-        assert!(!store.signed_in(&id, t0));
+        assert!(store.signed_in(&id, t0).is_none());
         store.remove(&id);
         assert!(!store.alive(&id, t0));
     }
 
     #[test]
+    fn a_new_password_ends_the_sessions_signed_in_under_the_old_one() {
+        let store = SessionStore::default();
+        let t0 = Instant::now();
+        let old = store.create(Some(stamp()), t0).unwrap();
+        let anon = store.create(None, t0).unwrap();
+        let new_stamp = PasswordStamp::of(b"$argon2id$v=19$second");
+        let new = store.create(Some(new_stamp), t0).unwrap();
+        store.end_all_but(Some(new_stamp));
+        assert!(!store.alive(&old, t0));
+        assert!(store.alive(&anon, t0), "a sign-in page in progress stays");
+        assert_eq!(store.signed_in(&new, t0), Some(new_stamp));
+        store.end_all_but(None);
+        assert!(!store.alive(&new, t0));
+        assert!(store.alive(&anon, t0));
+    }
+
+    #[test]
     fn flashes_are_taken_once() {
         let store = SessionStore::default();
-        let id = store.create(true, Instant::now()).unwrap();
+        let id = store.create(Some(stamp()), Instant::now()).unwrap();
         store.flash(&id, Flash::new(FlashKind::Ok, "saved", vec![]));
         assert_eq!(store.take_flashes(&id).len(), 1);
         assert!(store.take_flashes(&id).is_empty());

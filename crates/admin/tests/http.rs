@@ -1299,3 +1299,56 @@ fn issue_8_parallel_wrong_sign_ins_are_counted_before_any_is_verified() {
     assert!(r.text().contains("paused for everyone"), "{}", r.text());
     assert_eq!(failed_sign_ins(&f), GLOBAL);
 }
+
+/// Issue #8: setting the administrator password while the server runs (as
+/// `mailcert admin set-password` does, from another process) ends every session signed
+/// in under the previous one, even a form posted with its valid CSRF token; the same
+/// password set again counts as new (a new salt).
+#[test]
+fn issue_8_a_new_admin_password_ends_every_session() {
+    const NEW_PASSWORD: &str = "a brand new administrator passphrase";
+    let f = TestFarm::with_password();
+    let s = Server::start(f.config());
+    let one = sign_in(s.addr);
+    let two = sign_in(s.addr);
+    let page = get(s.addr, "/webapps", Some(&one));
+    assert_eq!(page.status, 200);
+    let csrf = csrf_of(&page.text());
+    assert_eq!(get(s.addr, "/webapps", Some(&two)).status, 200);
+
+    mailcert_admin::set_password(&mut f.farm(), NEW_PASSWORD, now()).unwrap();
+
+    for old in [&one, &two] {
+        let r = get(s.addr, "/webapps", Some(old));
+        assert_eq!(r.status, 303);
+        assert_eq!(r.header("location"), Some("/signin?next=%2Fwebapps"));
+        // The sign-in page then asks for the password (no redirect back and forth) and
+        // starts a new anonymous session.
+        let r = get(s.addr, "/signin?next=%2Fwebapps", Some(old));
+        assert_eq!(r.status, 200);
+        assert!(r.text().contains("Administrator password"), "{}", r.text());
+        assert_ne!(&r.cookie_pair(), old);
+    }
+    let r = post_form(
+        s.addr,
+        "/webapps/add",
+        &one,
+        &[("csrf", &csrf), ("url", "https://after.example.test")],
+    );
+    assert_eq!(r.status, 403, "{}", r.text());
+
+    let (_, r) = sign_in_with(s.addr, PASSWORD);
+    assert_eq!(r.status, 401, "the old password is gone");
+    let (_, r) = sign_in_with(s.addr, NEW_PASSWORD);
+    assert_eq!(r.status, 303, "{}", r.text());
+    let current = r.cookie_pair();
+    let list = get(s.addr, "/webapps", Some(&current));
+    assert_eq!(list.status, 200);
+    assert!(
+        !list.text().contains("after.example.test"),
+        "the refused form changed nothing"
+    );
+
+    mailcert_admin::set_password(&mut f.farm(), NEW_PASSWORD, now()).unwrap();
+    assert_eq!(get(s.addr, "/webapps", Some(&current)).status, 303);
+}

@@ -10,10 +10,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use zeroize::Zeroizing;
 
-use crate::auth::{ClientKey, Locked, clear_cookie, cookie, safe_next, session_id};
+use crate::auth::{ClientKey, Locked, clear_cookie, cookie, safe_next, session_id, signed_in};
 use crate::forms::{AdminForm, FormData, VisitorForm};
 use crate::html::{Chrome, Nav, csrf_field, page};
 use crate::pages::{PageError, respond};
+use crate::password::Verified;
 use crate::session::{Flash, FlashKind};
 use crate::state::{Shared, with_farm};
 
@@ -79,13 +80,13 @@ async fn show_inner(state: Shared, headers: HeaderMap, q: FormData) -> Result<Re
     let next = safe_next(q.get("next"))
         .unwrap_or("/certificates")
         .to_string();
-    let now = state.instant();
     let existing = session_id(&headers, state.cookie_name());
     if let Some(id) = &existing
-        && state.sessions.signed_in(id, now)
+        && signed_in(&state, id).await?
     {
         return Ok(Redirect::to(&next).into_response());
     }
+    let now = state.instant();
     let set = with_farm(&state, |farm, _| {
         Ok(crate::password::password_is_set(farm)?)
     })
@@ -98,7 +99,7 @@ async fn show_inner(state: Shared, headers: HeaderMap, q: FormData) -> Result<Re
         None => (
             state
                 .sessions
-                .create(false, now)
+                .create(None, now)
                 .map_err(|_| PageError::Internal("the system random source failed".into()))?,
             true,
         ),
@@ -164,25 +165,25 @@ async fn submit_inner(
     let password = Zeroizing::new(data.get("password").to_string());
     drop(data);
     let verdict = with_farm(&state, move |farm, now| {
-        let ok = {
+        let verdict = {
             let _slot = slot;
             crate::password::verify(farm, &password)?
         };
-        let action = match ok {
-            Some(true) => "admin sign-in",
-            Some(false) => "admin sign-in failed",
-            None => return Ok(None),
+        let action = match verdict {
+            Verified::Right(_) => "admin sign-in",
+            Verified::Wrong => "admin sign-in failed",
+            Verified::NoPassword => return Ok(verdict),
         };
         farm.write(|tx| tx.audit(now, action, "Central Administration", "web"))?;
-        Ok(ok)
+        Ok(verdict)
     })
     .await?;
     match verdict {
-        None => {
+        Verified::NoPassword => {
             reservation.not_checked();
             Ok(no_password_page().into_response())
         }
-        Some(false) => {
+        Verified::Wrong => {
             // The reservation stays: this attempt counts as failed.
             drop(reservation);
             tokio::time::sleep(FAILURE_DELAY).await;
@@ -192,12 +193,12 @@ async fn submit_inner(
                 "The password is not correct.".into(),
             ))
         }
-        Some(true) => {
+        Verified::Right(stamp) => {
             reservation.succeeded();
             state.sessions.remove(&id);
             let fresh = state
                 .sessions
-                .create(true, state.instant())
+                .create(Some(stamp), state.instant())
                 .map_err(|_| PageError::Internal("the system random source failed".into()))?;
             let mut res = Redirect::to(&next).into_response();
             res.headers_mut()

@@ -317,7 +317,9 @@ pub(crate) fn connect_from(from: IpAddr, addr: SocketAddr) -> TcpStream {
         .into_std()
         .unwrap();
     s.set_nonblocking(false).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    // Generous: a burst of sign-ins queues for the two Argon2 slots, each run taking
+    // a second or more in a debug build on a busy machine.
+    s.set_read_timeout(Some(Duration::from_secs(180))).unwrap();
     s
 }
 
@@ -370,6 +372,16 @@ pub(crate) fn csrf_of(page: &str) -> String {
 
 /// Signs in over plain HTTP; returns the session cookie pair (`name=value`).
 pub(crate) fn sign_in(addr: SocketAddr) -> String {
+    let (anon, r) = sign_in_with(addr, PASSWORD);
+    assert_eq!(r.status, 303, "{}", r.text());
+    let signed = r.cookie_pair();
+    assert_ne!(signed, anon, "signing in must issue a new session id");
+    signed
+}
+
+/// Opens the sign-in page and posts `password`; the anonymous session's cookie pair and
+/// the answer.
+pub(crate) fn sign_in_with(addr: SocketAddr, password: &str) -> (String, Resp) {
     let page = get(addr, "/signin", None);
     assert_eq!(page.status, 200, "{}", page.text());
     let anon = page.cookie_pair();
@@ -380,14 +392,11 @@ pub(crate) fn sign_in(addr: SocketAddr) -> String {
         &anon,
         &[
             ("csrf", &csrf),
-            ("password", PASSWORD),
+            ("password", password),
             ("next", "/certificates"),
         ],
     );
-    assert_eq!(r.status, 303, "{}", r.text());
-    let signed = r.cookie_pair();
-    assert_ne!(signed, anon, "signing in must issue a new session id");
-    signed
+    (anon, r)
 }
 
 /// A tester that reports fixed lines: the connection test passes, the test e-mail fails.
