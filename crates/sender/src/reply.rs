@@ -138,6 +138,23 @@ pub(crate) fn read_reply<R: BufRead>(reader: &mut R) -> Result<Reply, ReadError>
     }
 }
 
+/// Reads replies from `bytes` one after another, as a pipelining client does, until the
+/// input ends or a reply cannot be read; returns the replies and why reading stopped.
+/// For the fuzz target (`fuzz/fuzz_targets/smtp_reply.rs`), not for applications.
+#[doc(hidden)]
+pub fn read_replies_for_fuzzing(bytes: &[u8]) -> (Vec<Reply>, String) {
+    let mut reader = io::BufReader::new(bytes);
+    let mut replies = Vec::new();
+    loop {
+        match read_reply(&mut reader) {
+            Ok(reply) => replies.push(reply),
+            Err(ReadError::Closed) => return (replies, "closed".into()),
+            Err(ReadError::Malformed(why)) => return (replies, format!("malformed: {why}")),
+            Err(ReadError::Io(e)) => return (replies, format!("i/o: {e}")),
+        }
+    }
+}
+
 fn trim_crlf(line: &[u8]) -> &[u8] {
     let line = line.strip_suffix(b"\n").unwrap_or(line);
     line.strip_suffix(b"\r").unwrap_or(line)
@@ -170,6 +187,7 @@ fn parse_line(line: &[u8]) -> Result<(u16, bool, String), ReadError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)] // a test that indexes past the end fails, as it should
 mod tests {
     use super::*;
 
@@ -214,6 +232,19 @@ mod tests {
             read(many.as_bytes()),
             Err(ReadError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn the_fuzzing_entry_reads_pipelined_replies_and_says_why_it_stopped() {
+        let (replies, end) = read_replies_for_fuzzing(b"250 a\r\n354-b\r\n354 c\r\nbad\r\n");
+        assert_eq!(replies.len(), 2);
+        assert_eq!(replies[1].lines, ["b", "c"]);
+        assert!(
+            end.starts_with("malformed: not an SMTP reply line"),
+            "{end}"
+        );
+        let (replies, end) = read_replies_for_fuzzing(b"221 bye\r\n");
+        assert_eq!((replies.len(), end.as_str()), (1, "closed"));
     }
 
     #[test]

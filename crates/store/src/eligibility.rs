@@ -195,12 +195,41 @@ pub fn check(rule: RuleId, s: &Subject<'_>, now: i64) -> Option<Finding> {
                 None
             } else {
                 fail(
-                    format!("the key is {}", f.key_type),
-                    "RSA of at least 2048 bits, ECDSA P-256 or P-384, or Ed25519",
+                    format!(
+                        "{} cannot sign a TLS handshake here",
+                        key_type_name(&f.key_type)
+                    ),
+                    "RSA >= 2048, ECDSA P-256/P-384 or Ed25519",
                 )
             }
         }
     }
+}
+
+/// The key type as people name it: curves and algorithms by name where the OID is a
+/// well-known one ("ECDSA P-521", "Ed448"), else as [`KeyType`] displays itself.
+fn key_type_name(kt: &crate::model::KeyType) -> String {
+    use crate::model::KeyType;
+    let named = match kt {
+        KeyType::EcOther(oid) => match oid.as_str() {
+            "1.3.132.0.35" => Some("ECDSA P-521"),
+            "1.3.132.0.10" => Some("ECDSA secp256k1"),
+            "1.2.840.10045.3.1.1" => Some("ECDSA P-192"),
+            "1.3.132.0.33" => Some("ECDSA P-224"),
+            "1.3.36.3.3.2.8.1.1.7" => Some("ECDSA brainpoolP256r1"),
+            "1.3.36.3.3.2.8.1.1.11" => Some("ECDSA brainpoolP384r1"),
+            "1.3.36.3.3.2.8.1.1.13" => Some("ECDSA brainpoolP512r1"),
+            _ => None,
+        },
+        KeyType::Other(oid) => match oid.as_str() {
+            "1.3.101.113" => Some("Ed448"),
+            "1.3.101.110" => Some("X25519 (a key-agreement key)"),
+            "1.3.101.111" => Some("X448 (a key-agreement key)"),
+            _ => None,
+        },
+        _ => None,
+    };
+    named.map_or_else(|| kt.to_string(), str::to_string)
 }
 
 /// Every failed rule, in [`RULES`] order; empty means eligible.
@@ -328,6 +357,39 @@ mod tests {
             msgs[1].contains("expired on 1970-01-01T00:33:20Z"),
             "{msgs:?}"
         );
+    }
+
+    #[test]
+    fn key_type_findings_name_the_key_and_what_is_required() {
+        let cases = [
+            (
+                KeyType::EcOther("1.3.132.0.35".into()),
+                "key-type: ECDSA P-521 cannot sign a TLS handshake here; required: RSA >= 2048, ECDSA P-256/P-384 or Ed25519",
+            ),
+            (
+                KeyType::Other("1.3.101.113".into()),
+                "key-type: Ed448 cannot sign a TLS handshake here; required: RSA >= 2048, ECDSA P-256/P-384 or Ed25519",
+            ),
+            (
+                KeyType::Rsa(1024),
+                "key-type: RSA 1024 cannot sign a TLS handshake here; required: RSA >= 2048, ECDSA P-256/P-384 or Ed25519",
+            ),
+            (
+                KeyType::EcOther("1.2.3.4".into()),
+                "key-type: ECDSA on curve 1.2.3.4 cannot sign a TLS handshake here; required: RSA >= 2048, ECDSA P-256/P-384 or Ed25519",
+            ),
+        ];
+        for (kt, want) in cases {
+            let mut f = facts();
+            f.key_type = kt;
+            let s = Subject {
+                facts: &f,
+                store: StoreName::EndEntity,
+                has_private_key: true,
+            };
+            let msgs: Vec<String> = evaluate(&s, 1_500).iter().map(Finding::message).collect();
+            assert_eq!(msgs, [want]);
+        }
     }
 
     #[test]

@@ -16,6 +16,8 @@ const OID_EC: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1
 const OID_ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
 const OID_P256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
 const OID_P384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
+const OID_P521: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.35");
+const OID_ED448: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.113");
 
 /// A private key in PKCS#8 DER, held in memory that is wiped when dropped.
 /// It prints redacted and cannot be serialized or cloned by accident.
@@ -46,6 +48,8 @@ pub(crate) enum RawKey {
     Pkcs1(Zeroizing<Vec<u8>>),
     /// `EC PRIVATE KEY`.
     Sec1(Zeroizing<Vec<u8>>),
+    /// `RSA PRIVATE KEY` or `EC PRIVATE KEY` with `Proc-Type: 4,ENCRYPTED` (old OpenSSL).
+    LegacyEncrypted(crate::parse::LegacyEncryptedKey),
 }
 
 /// Brings a raw key to a PKCS#8 form that ring (and so rustls) accepts: PKCS#1 and SEC1
@@ -56,6 +60,7 @@ pub(crate) fn normalize(path: &Path, raw: RawKey, password: Option<&str>) -> Res
         RawKey::EncryptedPkcs8(der) => decrypt_pkcs8(path, &der, password)?,
         RawKey::Pkcs1(der) => wrap_pkcs1(path, &der)?,
         RawKey::Sec1(der) => sec1_to_pkcs8(path, &der)?,
+        RawKey::LegacyEncrypted(enc) => decrypt_legacy(path, &enc, password)?,
     };
     let info = PrivateKeyInfoRef::from_der(&pkcs8)
         .map_err(|e| Error::bad_file(path, format!("the private key is not valid PKCS#8: {e}")))?;
@@ -68,6 +73,13 @@ pub(crate) fn normalize(path: &Path, raw: RawKey, password: Option<&str>) -> Res
         return Ok(PrivateKey {
             pkcs8: ec_to_pkcs8(path, &pkcs8, curve, EcForm::Pkcs8)?,
         });
+    }
+    if alg == OID_ED448 {
+        // Kept as it came (PKCS#8 v1 or v2); a v2 public key that does not belong to the
+        // private key is refused by the decoder.
+        ed448_goldilocks::SigningKey::try_from(info.clone()).map_err(|e| {
+            Error::bad_file(path, format!("the Ed448 private key is malformed: {e}"))
+        })?;
     }
     if alg == OID_RSA {
         // Check that the RSA structure inside is sound now rather than at first use.
@@ -93,6 +105,35 @@ fn decrypt_pkcs8(path: &Path, der: &[u8], password: Option<&str>) -> Result<Zero
             path: path.to_path_buf(),
         })?;
     Ok(Zeroizing::new(doc.as_bytes().to_vec()))
+}
+
+/// Decrypts an old OpenSSL `Proc-Type: 4,ENCRYPTED` key and brings it to PKCS#8. Bad
+/// padding, or plaintext that is not the key the label announced, is the wrong password:
+/// that is what either looks like when the password is wrong.
+fn decrypt_legacy(
+    path: &Path,
+    enc: &crate::parse::LegacyEncryptedKey,
+    password: Option<&str>,
+) -> Result<Zeroizing<Vec<u8>>> {
+    use crate::parse::LegacyInner;
+    let password = password.ok_or_else(|| Error::PasswordRequired {
+        path: path.to_path_buf(),
+    })?;
+    let wrong = || Error::WrongPassword {
+        path: path.to_path_buf(),
+    };
+    let plain = enc.decrypt(password).map_err(|_| wrong())?;
+    match enc.inner {
+        LegacyInner::Pkcs1 => {
+            pkcs1::RsaPrivateKey::<der::asn1::UintRef<'_>>::from_der(&plain)
+                .map_err(|_| wrong())?;
+            wrap_pkcs1(path, &plain)
+        }
+        LegacyInner::Sec1 => {
+            sec1::EcPrivateKey::from_der(&plain).map_err(|_| wrong())?;
+            sec1_to_pkcs8(path, &plain)
+        }
+    }
 }
 
 fn wrap_pkcs1(path: &Path, der: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
@@ -129,8 +170,9 @@ enum EcForm {
     Pkcs8,
 }
 
-/// Decodes a P-256 or P-384 key and re-encodes it as PKCS#8 carrying its public key,
-/// the one EC form ring (and so rustls) accepts.
+/// Decodes a P-256, P-384 or P-521 key and re-encodes it as PKCS#8 carrying its public
+/// key, the one EC form ring (and so rustls) accepts. (ring cannot sign with P-521: such
+/// a key is stored, and its certificate is ineligible by key type.)
 fn ec_to_pkcs8(
     path: &Path,
     der: &[u8],
@@ -154,10 +196,18 @@ fn ec_to_pkcs8(
         }
         .map_err(|e| malformed("P-384", e))?
         .to_pkcs8_der(),
+        Some(c) if c == OID_P521 => match form {
+            EcForm::Sec1 => p521::SecretKey::from_sec1_der(der).map_err(|e| e.to_string()),
+            EcForm::Pkcs8 => p521::SecretKey::from_pkcs8_der(der).map_err(|e| e.to_string()),
+        }
+        .map_err(|e| malformed("P-521", e))?
+        .to_pkcs8_der(),
         Some(c) => {
             return Err(Error::bad_file(
                 path,
-                format!("the EC private key is on curve {c}; only P-256 and P-384 are supported"),
+                format!(
+                    "the EC private key is on curve {c}, whose match with the certificate cannot be checked here (P-256, P-384 and P-521 can); import the certificate without its key"
+                ),
             ));
         }
         None => {
@@ -189,15 +239,18 @@ fn strip_zeros(b: &[u8]) -> &[u8] {
     b.get(start..).unwrap_or_default()
 }
 
-fn derive_public(key: &PrivateKey) -> Result<DerivedPublic> {
+fn derive_public(path: &Path, key: &PrivateKey) -> Result<DerivedPublic> {
     use p256::pkcs8::DecodePrivateKey;
-    let info = PrivateKeyInfoRef::from_der(&key.pkcs8)
-        .map_err(|e| Error::Internal(format!("stored PKCS#8 key does not parse: {e}")))?;
+    let malformed = |what: &str, e: String| {
+        Error::bad_file(path, format!("the {what} private key is malformed: {e}"))
+    };
+    let info =
+        PrivateKeyInfoRef::from_der(&key.pkcs8).map_err(|e| malformed("PKCS#8", e.to_string()))?;
     let alg = info.algorithm.oid;
     if alg == OID_RSA {
         let rsa =
             pkcs1::RsaPrivateKey::<der::asn1::UintRef<'_>>::from_der(info.private_key.as_bytes())
-                .map_err(|e| Error::Internal(format!("RSA key: {e}")))?;
+                .map_err(|e| malformed("RSA", e.to_string()))?;
         return Ok(DerivedPublic::Rsa {
             modulus: strip_zeros(rsa.modulus.as_bytes()).to_vec(),
             exponent: strip_zeros(rsa.public_exponent.as_bytes()).to_vec(),
@@ -220,14 +273,31 @@ fn derive_public(key: &PrivateKey) -> Result<DerivedPublic> {
                 p.to_sec1_point(true).as_bytes().to_vec(),
             ]));
         }
+        if let Ok(k) = p521::SecretKey::from_pkcs8_der(&key.pkcs8) {
+            let p = k.public_key();
+            use p521::elliptic_curve::sec1::ToSec1Point;
+            return Ok(DerivedPublic::Points(vec![
+                p.to_sec1_point(false).as_bytes().to_vec(),
+                p.to_sec1_point(true).as_bytes().to_vec(),
+            ]));
+        }
         return Ok(DerivedPublic::Unsupported("EC on this curve".into()));
     }
     if alg == OID_ED25519 {
         let pair = ring::signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(&key.pkcs8)
-            .map_err(|e| Error::Internal(format!("Ed25519 key: {e}")))?;
+            .map_err(|e| malformed("Ed25519", e.to_string()))?;
         use ring::signature::KeyPair;
         return Ok(DerivedPublic::Points(vec![
             pair.public_key().as_ref().to_vec(),
+        ]));
+    }
+    if alg == OID_ED448 {
+        // RustCrypto's Ed448 derives the public key from the private one, so the match is
+        // checked whether or not the PKCS#8 carries the public key (openssl's does not).
+        let signing = ed448_goldilocks::SigningKey::try_from(info)
+            .map_err(|e| malformed("Ed448", e.to_string()))?;
+        return Ok(DerivedPublic::Points(vec![
+            signing.verifying_key().to_bytes().to_vec(),
         ]));
     }
     Ok(DerivedPublic::Unsupported(format!("key algorithm {alg}")))
@@ -242,7 +312,7 @@ pub(crate) fn check_matches(path: &Path, key: &PrivateKey, cert_der: &[u8]) -> R
         path: path.to_path_buf(),
         subject: cert.subject().to_string(),
     };
-    let matches = match derive_public(key)? {
+    let matches = match derive_public(path, key)? {
         DerivedPublic::Rsa { modulus, exponent } => match spki.parsed() {
             Ok(x509_parser::public_key::PublicKey::RSA(rsa)) => {
                 strip_zeros(rsa.modulus) == modulus.as_slice()

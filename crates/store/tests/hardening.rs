@@ -32,3 +32,299 @@ fn issue_8_trusted_certificate_with_a_lying_length_is_a_bad_file() {
         }
     }
 }
+
+fn fixture(name: &str) -> Vec<u8> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/files")
+        .join(name);
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// Parses `cert` with `key` as its --key file.
+fn with_key(
+    cert: &str,
+    key: &str,
+    password: Option<&str>,
+) -> mailcert_store::Result<mailcert_store::Bundle> {
+    let (c, k) = (fixture(cert), fixture(key));
+    parse_bundle(
+        Input {
+            path: Path::new(cert),
+            bytes: &c,
+        },
+        Some(Input {
+            path: Path::new(key),
+            bytes: &k,
+        }),
+        password,
+    )
+}
+
+fn pkcs8_of(b: &mailcert_store::Bundle) -> Vec<u8> {
+    b.key
+        .as_ref()
+        .expect("the bundle has its key")
+        .dangerously_expose_pkcs8_der()
+        .to_vec()
+}
+
+/// The leaf's DER from a one-certificate PEM fixture.
+fn cert_der(name: &str) -> Vec<u8> {
+    der::pem::decode_vec(&fixture(name)).unwrap().1
+}
+
+// --- Issue #8, task 4: old OpenSSL `Proc-Type: 4,ENCRYPTED` PEM keys ----------------------
+
+#[test]
+fn old_openssl_encrypted_keys_decrypt_to_the_same_key_as_the_plain_file() {
+    let rsa = pkcs8_of(&with_key("client-rsa.pem", "client-rsa.key", None).unwrap());
+    let p256 = pkcs8_of(&with_key("client-p256.pem", "client-p256.key", None).unwrap());
+    let p384 = pkcs8_of(&with_key("client-p384.pem", "client-p384.key", None).unwrap());
+    for (cert, key, dek, plain) in [
+        (
+            "client-rsa.pem",
+            "client-rsa.legacy-des3.key",
+            "DES-EDE3-CBC",
+            &rsa,
+        ),
+        (
+            "client-rsa.pem",
+            "client-rsa.legacy-aes128.key",
+            "AES-128-CBC",
+            &rsa,
+        ),
+        (
+            "client-rsa.pem",
+            "client-rsa.legacy-aes192.key",
+            "AES-192-CBC",
+            &rsa,
+        ),
+        (
+            "client-rsa.pem",
+            "client-rsa.legacy-aes256.key",
+            "AES-256-CBC",
+            &rsa,
+        ),
+        (
+            "client-rsa.pem",
+            "client-rsa.legacy-enc.key",
+            "AES-256-CBC",
+            &rsa,
+        ),
+        (
+            "client-p256.pem",
+            "client-p256.legacy-aes256.key",
+            "AES-256-CBC",
+            &p256,
+        ),
+        (
+            "client-p384.pem",
+            "client-p384.legacy-des3.key",
+            "DES-EDE3-CBC",
+            &p384,
+        ),
+    ] {
+        let text = String::from_utf8(fixture(key)).unwrap();
+        assert!(
+            text.contains("Proc-Type: 4,ENCRYPTED") && text.contains(&format!("DEK-Info: {dek},")),
+            "{key} is not the old format with {dek}"
+        );
+        let b = with_key(cert, key, Some("fixture-pass")).unwrap_or_else(|e| panic!("{key}: {e}"));
+        assert_eq!(&pkcs8_of(&b), plain, "{key}");
+        assert_eq!(b.leaf, cert_der(cert), "{key}");
+    }
+}
+
+#[test]
+fn a_key_straight_from_openssl_genrsa_aes256_imports_with_its_certificate() {
+    let b = with_key(
+        "legacy-genrsa.pem",
+        "legacy-genrsa.key",
+        Some("fixture-pass"),
+    )
+    .unwrap();
+    assert!(b.key.is_some());
+    assert_eq!(b.leaf, cert_der("legacy-genrsa.pem"));
+}
+
+#[test]
+fn old_openssl_keys_with_a_wrong_or_missing_password() {
+    for key in [
+        "client-rsa.legacy-des3.key",
+        "client-rsa.legacy-aes128.key",
+        "client-rsa.legacy-aes192.key",
+        "client-rsa.legacy-aes256.key",
+    ] {
+        match with_key("client-rsa.pem", key, Some("not-the-password")) {
+            Err(Error::WrongPassword { path }) => assert_eq!(path, Path::new(key)),
+            other => panic!("{key}: expected a wrong password, got {other:?}"),
+        }
+        match with_key("client-rsa.pem", key, None) {
+            Err(Error::PasswordRequired { path }) => assert_eq!(path, Path::new(key)),
+            other => panic!("{key}: expected password required, got {other:?}"),
+        }
+    }
+    let e = with_key("client-rsa.pem", "client-rsa.legacy-aes256.key", Some("x")).unwrap_err();
+    assert!(e.to_string().contains("wrong password"), "{e}");
+}
+
+#[test]
+fn an_old_openssl_key_with_an_unknown_cipher_names_it() {
+    for password in [Some("fixture-pass"), None] {
+        match with_key(
+            "client-rsa.pem",
+            "client-rsa.legacy-camellia256.key",
+            password,
+        ) {
+            Err(Error::BadFile { path, problem }) => {
+                assert_eq!(path, Path::new("client-rsa.legacy-camellia256.key"));
+                assert!(problem.contains("\"CAMELLIA-256-CBC\""), "{problem}");
+                assert!(problem.contains("AES-256-CBC"), "{problem}");
+            }
+            other => panic!("expected a bad file, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn damaged_old_openssl_headers_are_bad_files_saying_what_is_wrong() {
+    let text = String::from_utf8(fixture("client-rsa.legacy-aes256.key")).unwrap();
+    let dek = text
+        .lines()
+        .find(|l| l.starts_with("DEK-Info: "))
+        .unwrap()
+        .to_string();
+    let cases = [
+        (
+            text.replace(&dek, "DEK-Info: AES-256-CBC,00112233"),
+            "IV is 4 bytes",
+        ),
+        (
+            text.replace(&dek, "DEK-Info: AES-256-CBC,XYZ"),
+            "not hexadecimal",
+        ),
+        (text.replace(&dek, ""), "DEK-Info header is missing"),
+        (text.replace("4,ENCRYPTED", "4,MIC-ONLY"), "MIC-ONLY"),
+        (
+            text.replace(
+                "-----BEGIN RSA PRIVATE KEY-----",
+                "-----BEGIN DSA PRIVATE KEY-----",
+            )
+            .replace(
+                "-----END RSA PRIVATE KEY-----",
+                "-----END DSA PRIVATE KEY-----",
+            ),
+            "DSA PRIVATE KEY",
+        ),
+        {
+            // Cut 3 bytes (4 base64 characters) out of the middle: no longer whole blocks.
+            let lines: Vec<&str> = text.lines().collect();
+            let mut cut = lines.clone();
+            let mid = lines.len() / 2;
+            cut[mid] = &lines[mid][4..];
+            (
+                cut.join("\n"),
+                "not a whole number of 16-byte AES-256-CBC blocks",
+            )
+        },
+    ];
+    let cert = fixture("client-rsa.pem");
+    for (key, words) in cases {
+        let r = parse_bundle(
+            Input {
+                path: Path::new("client-rsa.pem"),
+                bytes: &cert,
+            },
+            Some(Input {
+                path: Path::new("k.pem"),
+                bytes: key.as_bytes(),
+            }),
+            Some("fixture-pass"),
+        );
+        match r {
+            Err(Error::BadFile { problem, .. }) => {
+                assert!(problem.contains(words), "{words:?} not in {problem:?}")
+            }
+            other => panic!("{words}: expected a bad file, got {other:?}"),
+        }
+    }
+}
+
+// --- Issue #8, task 3: P-521 and Ed448 are stored, and ineligible by key type ------------
+
+#[test]
+fn p521_and_ed448_import_with_their_keys_from_pem_and_pfx() {
+    for (cert, key) in [
+        ("client-p521.pem", "client-p521.key"),
+        ("client-p521.pem", "client-p521.sec1.key"),
+        ("client-ed448.pem", "client-ed448.key"),
+    ] {
+        let b = with_key(cert, key, None).unwrap_or_else(|e| panic!("{key}: {e}"));
+        assert_eq!(b.leaf, cert_der(cert), "{key}");
+        assert!(b.key.is_some(), "{key}");
+    }
+    // PKCS#8 and SEC1 forms of the P-521 key are stored alike (PKCS#8 with the public key).
+    assert_eq!(
+        pkcs8_of(&with_key("client-p521.pem", "client-p521.key", None).unwrap()),
+        pkcs8_of(&with_key("client-p521.pem", "client-p521.sec1.key", None).unwrap())
+    );
+    for (pfx, cert) in [
+        ("client-p521.pfx", "client-p521.pem"),
+        ("client-ed448.pfx", "client-ed448.pem"),
+    ] {
+        let bytes = fixture(pfx);
+        let b = parse(pfx, &bytes, Some("fixture-pass")).unwrap_or_else(|e| panic!("{pfx}: {e}"));
+        assert_eq!(b.leaf, cert_der(cert), "{pfx}");
+        assert!(b.key.is_some(), "{pfx}");
+    }
+}
+
+#[test]
+fn p521_and_ed448_keys_that_belong_elsewhere_are_refused() {
+    for (cert, key) in [
+        ("client-p521.pem", "other-p521.key"),
+        ("client-ed448.pem", "other-ed448.key"),
+        ("client-p521.pem", "client-p256.key"),
+        ("client-rsa.pem", "client-p521.key"),
+        ("client-rsa.pem", "client-ed448.key"),
+    ] {
+        match with_key(cert, key, None) {
+            Err(Error::KeyMismatch { path, .. }) => assert_eq!(path, Path::new(key)),
+            other => panic!("{cert} + {key}: expected a key mismatch, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn p521_and_ed448_are_ineligible_by_key_type_alone() {
+    use mailcert_store::{KeyType, StoreName, Subject, cert_facts, evaluate};
+    for (cert, kt, name) in [
+        (
+            "client-p521.pem",
+            KeyType::EcOther("1.3.132.0.35".into()),
+            "ECDSA P-521",
+        ),
+        (
+            "client-ed448.pem",
+            KeyType::Other("1.3.101.113".into()),
+            "Ed448",
+        ),
+    ] {
+        let facts = cert_facts(Path::new(cert), &cert_der(cert)).unwrap();
+        assert_eq!(facts.key_type, kt, "{cert}");
+        let s = Subject {
+            facts: &facts,
+            store: StoreName::EndEntity,
+            has_private_key: true,
+        };
+        let now = 1_800_000_000; // 2027
+        let reasons: Vec<String> = evaluate(&s, now).iter().map(|f| f.message()).collect();
+        assert_eq!(
+            reasons,
+            [format!(
+                "key-type: {name} cannot sign a TLS handshake here; required: RSA >= 2048, ECDSA P-256/P-384 or Ed25519"
+            )],
+            "{cert}"
+        );
+    }
+}

@@ -10,6 +10,7 @@
 #![deny(clippy::indexing_slicing)]
 
 mod der_kind;
+mod openssl_legacy;
 mod pem;
 mod pkcs12;
 mod pkcs7;
@@ -22,6 +23,7 @@ use crate::error::{Error, Result};
 use crate::key::{self, PrivateKey, RawKey};
 
 pub(crate) use der_kind::DerKind;
+pub(crate) use openssl_legacy::{Inner as LegacyInner, LegacyEncryptedKey};
 
 /// Largest file mailcert will read as a certificate container.
 pub const MAX_INPUT_BYTES: usize = 16 * 1024 * 1024;

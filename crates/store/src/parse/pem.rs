@@ -68,13 +68,10 @@ pub(super) fn parse(path: &Path, bytes: &[u8], password: Option<&str>) -> Result
     for (n, sec) in secs.iter().enumerate() {
         let label = sec.label.as_str();
         let is_key = label.ends_with("PRIVATE KEY");
-        if is_key && sec.text.windows(9).any(|w| w == b"Proc-Type") {
-            return Err(Error::bad_file(
-                path,
-                format!(
-                    "the \"{label}\" is encrypted in the old OpenSSL format (Proc-Type: 4,ENCRYPTED), which is not supported; convert it with `openssl pkcs8 -topk8 -v2 aes-256-cbc -in KEY -out key.p8.pem`"
-                ),
-            ));
+        if is_key && super::openssl_legacy::has_proc_type(sec.text) {
+            let key = super::openssl_legacy::parse(path, label, n + 1, sec.text)?;
+            contents.keys.push(RawKey::LegacyEncrypted(key));
+            continue;
         }
         let decode = || -> Result<Vec<u8>> {
             let (_, der) = der::pem::decode_vec(sec.text).map_err(|e| {
