@@ -7,11 +7,16 @@
 //! so the rules are the same and nothing here writes SQL.
 //!
 //! Security: loopback-only plain HTTP by default, HTTPS required anywhere else; sign-in
-//! with an administrator password stored as an Argon2id hash ([`set_password`]); random
-//! 256-bit session ids held in memory with idle and absolute expiry; the session cookie
-//! is HttpOnly, SameSite=Strict and Secure under HTTPS; every form carries a CSRF token
-//! tied to the session and every POST checks it; request bodies are limited to 1 MiB;
-//! no secret ever appears in a page, a URL or a log (the library does not log).
+//! with an administrator password stored as an Argon2id hash ([`set_password`]),
+//! throttled per client address and in all, with at most two verifications at once;
+//! random 256-bit session ids held in memory with idle and absolute expiry, ended when
+//! the administrator password is set again; the session cookie is named after the port
+//! (browsers share cookies between ports), HttpOnly, SameSite=Strict and Secure under
+//! HTTPS; every form carries a CSRF token tied to the session and every POST checks it;
+//! request bodies are limited to 1 MiB; request headers must arrive within
+//! [`ServeConfig::header_read_timeout`] and a TLS handshake within
+//! [`ServeConfig::tls_handshake_timeout`]; no secret ever appears in a page, a URL or a
+//! log (the library does not log).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), mailcert_admin::AdminError> {

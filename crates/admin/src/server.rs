@@ -300,6 +300,7 @@ pub async fn bind(cfg: ServeConfig) -> Result<Bound, AdminError> {
         throttle: Throttle::default(),
         port: local_addr.port(),
         loopback,
+        cookie_name: crate::state::session_cookie_name(https, local_addr.port()),
     });
     let listening = match tls {
         Some(config) => Listening::Tls(

@@ -37,6 +37,21 @@ pub(crate) struct AppState {
     /// Whether it listens on a loopback address only (then only loopback host names
     /// are accepted in the Host header, against DNS rebinding).
     pub(crate) loopback: bool,
+    /// The session cookie's name ([`session_cookie_name`]).
+    pub(crate) cookie_name: String,
+}
+
+/// The session cookie's name for a server on `port`. Browsers keep cookies per host
+/// name, not per port, so two servers on one host (two farms on 127.0.0.1:8080 and
+/// :8081) would overwrite and read each other's cookie under one name: the port is part
+/// of the name. Under HTTPS the `__Host-` prefix makes the browser insist on Secure,
+/// Path=/ and no Domain.
+pub(crate) fn session_cookie_name(https: bool, port: u16) -> String {
+    if https {
+        format!("__Host-mailcert_session_{port}")
+    } else {
+        format!("mailcert_session_{port}")
+    }
 }
 
 /// The state as handlers receive it.
@@ -49,14 +64,10 @@ impl AppState {
             .unwrap_or_else(|| time::OffsetDateTime::now_utc().unix_timestamp())
     }
 
-    /// The session cookie's name: `__Host-` prefixed under HTTPS, so that the browser
-    /// insists on Secure, Path=/ and no Domain.
-    pub(crate) fn cookie_name(&self) -> &'static str {
-        if self.https {
-            "__Host-mailcert-session"
-        } else {
-            "mailcert-session"
-        }
+    /// The session cookie's name: per port, `__Host-` prefixed under HTTPS
+    /// ([`session_cookie_name`]).
+    pub(crate) fn cookie_name(&self) -> &str {
+        &self.cookie_name
     }
 
     /// Queues a message for the session's next page.
@@ -89,4 +100,19 @@ where
     })
     .await
     .map_err(|e| PageError::Internal(format!("the request's worker thread failed: {e}")))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::session_cookie_name;
+
+    #[test]
+    fn the_session_cookie_is_named_per_port() {
+        assert_eq!(session_cookie_name(false, 8080), "mailcert_session_8080");
+        assert_eq!(session_cookie_name(false, 8081), "mailcert_session_8081");
+        assert_eq!(
+            session_cookie_name(true, 8443),
+            "__Host-mailcert_session_8443"
+        );
+    }
 }

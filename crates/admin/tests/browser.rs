@@ -424,8 +424,9 @@ async fn journey(c: Client, f: &TestFarm, addr: SocketAddr, relay: &TestServer) 
     shoot(&c, "audit").await;
 
     // A form posted with the browser's session cookie but without the CSRF token.
-    let cookie = c.get_named_cookie("mailcert-session").await.unwrap();
-    let pair = format!("mailcert-session={}", cookie.value());
+    let name = format!("mailcert_session_{}", addr.port());
+    let cookie = c.get_named_cookie(&name).await.unwrap();
+    let pair = format!("{name}={}", cookie.value());
     assert_eq!(get(addr, "/certificates", Some(&pair)).status, 200);
     let r = post_form(
         addr,

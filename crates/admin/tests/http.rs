@@ -84,7 +84,7 @@ fn pages_redirect_to_sign_in_until_signed_in() {
     );
     assert_eq!(r.status, 403);
     // A made-up session id is not a session.
-    let fake = format!("mailcert-session={}", "ab".repeat(32));
+    let fake = format!("mailcert_session_{}={}", s.addr.port(), "ab".repeat(32));
     assert_eq!(get(s.addr, "/certificates", Some(&fake)).status, 303);
 }
 
@@ -116,7 +116,10 @@ fn sign_in_cookie_wrong_password_and_sign_out() {
         assert!(set_cookie.contains(attr), "{set_cookie}");
     }
     assert!(!set_cookie.contains("Secure"), "plain HTTP: {set_cookie}");
-    assert!(set_cookie.starts_with("mailcert-session="));
+    assert!(
+        set_cookie.starts_with(&format!("mailcert_session_{}=", s.addr.port())),
+        "{set_cookie}"
+    );
     let anon = page.cookie_pair();
     let csrf = csrf_of(&page.text());
     assert!(page.text().contains(r#"name="next" value="/audit""#));
@@ -987,7 +990,10 @@ fn check_https(s: &Server) {
     let r = https_get(s.addr, "/signin");
     assert_eq!(r.status, 200, "{}", r.text());
     let c = r.header("set-cookie").unwrap();
-    assert!(c.starts_with("__Host-mailcert-session="), "{c}");
+    assert!(
+        c.starts_with(&format!("__Host-mailcert_session_{}=", s.addr.port())),
+        "{c}"
+    );
     assert!(c.contains("; Secure") && c.contains("HttpOnly") && c.contains("SameSite=Strict"));
     assert!(r.header("strict-transport-security").is_some());
     let r = https_get(s.addr, "/certificates");
@@ -1351,4 +1357,47 @@ fn issue_8_a_new_admin_password_ends_every_session() {
 
     mailcert_admin::set_password(&mut f.farm(), NEW_PASSWORD, now()).unwrap();
     assert_eq!(get(s.addr, "/webapps", Some(&current)).status, 303);
+}
+
+/// Issue #8: browsers do not keep cookies apart by port, so two servers on 127.0.0.1
+/// (two farms) must not share a cookie name: the name carries the port, each server
+/// reads only its own cookie from a Cookie header that holds both, and signing out of
+/// one leaves the other signed in.
+#[test]
+fn issue_8_the_session_cookie_is_named_after_the_port() {
+    let (fa, fb) = (TestFarm::with_password(), TestFarm::with_password());
+    let a = Server::start(fa.config());
+    let b = Server::start(fb.config());
+    assert_ne!(a.addr.port(), b.addr.port());
+    let session_a = sign_in(a.addr);
+    let session_b = sign_in(b.addr);
+    for (s, session) in [(&a, &session_a), (&b, &session_b)] {
+        let (name, value) = session.split_once('=').unwrap();
+        assert_eq!(name, format!("mailcert_session_{}", s.addr.port()));
+        assert_eq!(value.len(), 64);
+    }
+    // A's session under B's name is nothing to B.
+    let (_, value_a) = session_a.split_once('=').unwrap();
+    let a_as_b = format!("mailcert_session_{}={value_a}", b.addr.port());
+    assert_eq!(get(b.addr, "/certificates", Some(&a_as_b)).status, 303);
+    // The browser sends both cookies to both servers: each finds its own.
+    for order in [
+        format!("{session_a}; {session_b}"),
+        format!("{session_b}; {session_a}"),
+    ] {
+        assert_eq!(get(a.addr, "/certificates", Some(&order)).status, 200);
+        assert_eq!(get(b.addr, "/certificates", Some(&order)).status, 200);
+    }
+    // Signing out of B clears B's cookie only, and A's session goes on.
+    let both = format!("{session_a}; {session_b}");
+    let csrf = csrf_of(&get(b.addr, "/certificates", Some(&both)).text());
+    let r = post_form(b.addr, "/signout", &both, &[("csrf", &csrf)]);
+    assert_eq!(r.status, 303);
+    let cleared = r.header("set-cookie").unwrap();
+    assert!(
+        cleared.starts_with(&format!("mailcert_session_{}=;", b.addr.port())),
+        "{cleared}"
+    );
+    assert_eq!(get(b.addr, "/certificates", Some(&both)).status, 303);
+    assert_eq!(get(a.addr, "/certificates", Some(&both)).status, 200);
 }
