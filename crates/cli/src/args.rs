@@ -26,6 +26,10 @@ pub(crate) struct Cli {
     /// Only errors on stderr.
     #[arg(short, long, global = true)]
     pub(crate) quiet: bool,
+    /// This server's mail queue (default: $MAILCERT_SPOOL, else
+    /// $XDG_STATE_HOME/mailcert/spool.db); never the shared farm database.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub(crate) spool: Option<PathBuf>,
     #[command(subcommand)]
     pub(crate) command: Command,
 }
@@ -98,6 +102,9 @@ pub(crate) enum Command {
         /// The web application whose settings to use.
         #[arg(long, value_name = "URL", env = "MAILCERT_WEBAPP")]
         webapp: Option<String>,
+        /// On a temporary failure, exit 5 instead of queueing the message in the spool.
+        #[arg(long)]
+        no_queue: bool,
         /// Seconds each SMTP step may take (as for `send`).
         #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=600))]
         timeout: u64,
@@ -111,12 +118,122 @@ pub(crate) enum Command {
     /// Central Administration: the web page for certificates and outgoing e-mail settings.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Local relay: accept SMTP from applications, queue durably, deliver upstream with
+    /// the bound client certificate.
+    #[command(
+        after_help = "Each message is committed to the spool (synced to disk) before the 250 reply to DATA,\nthen delivered through the web application's (or the farm's) settings; a change of\nsettings, certificate or binding applies without a restart. SIGTERM stops accepting,\nfinishes the deliveries in progress and exits 0.\n\nEXAMPLES:\n  mailcert relay --listen 127.0.0.1:2525 --webapp https://intranet.contoso.com\n  mailcert relay --listen 10.0.0.5:587 --tls-certificate name:relay-in \\\n      --auth-user app --auth-password-file /etc/mailcert/app.pw   # off loopback: AUTH over STARTTLS"
+    )]
+    Relay(RelayArgs),
+    /// This server's mail queue (the relay's spool).
+    #[command(subcommand)]
+    Queue(QueueCommand),
     /// Who changed which certificate, setting or binding, newest first.
     Audit {
         /// Only entries since TIME: RFC 3339 (2026-11-28T10:00:00Z), a date (2026-11-28),
         /// or an age (90m, 24h, 7d).
         #[arg(long, value_name = "TIME")]
         since: Option<String>,
+    },
+}
+
+/// `mailcert relay`.
+#[derive(Debug, Args)]
+pub(crate) struct RelayArgs {
+    /// Address to accept SMTP on (repeatable).
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:25")]
+    pub(crate) listen: Vec<std::net::SocketAddr>,
+    #[command(flatten)]
+    pub(crate) target: OptionalTarget,
+    /// The user applications authenticate as (AUTH PLAIN/LOGIN, offered only after STARTTLS).
+    #[arg(long, value_name = "USER", requires = "auth_password_file")]
+    pub(crate) auth_user: Option<String>,
+    /// File holding that user's password (`-` for standard input).
+    #[arg(long, value_name = "FILE", requires = "auth_user")]
+    pub(crate) auth_password_file: Option<PathBuf>,
+    /// STARTTLS with this certificate of the End Entity store.
+    #[arg(long, value_name = "REF")]
+    pub(crate) tls_certificate: Option<String>,
+    /// Largest message accepted, in bytes (K, M and G suffixes allowed); larger ones get 552.
+    #[arg(long, value_name = "BYTES", default_value = "35M", value_parser = parse_bytes)]
+    pub(crate) max_message_size: usize,
+    /// How long a message may wait before it fails and its sender is notified (e.g. 5d, 12h).
+    #[arg(long, value_name = "DURATION", default_value = "5d", value_parser = parse_duration)]
+    pub(crate) max_queue_lifetime: std::time::Duration,
+    /// Serve Prometheus metrics at http://ADDR:PORT/metrics (loopback only).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub(crate) metrics: Option<std::net::SocketAddr>,
+    /// Upstream sessions at most.
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub(crate) connections: u16,
+    /// Seconds each upstream SMTP step may take.
+    #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub(crate) timeout: u64,
+}
+
+/// `--max-message-size`: bytes, with an optional K, M or G (powers of 1024).
+fn parse_bytes(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let (num, mult) = match t.char_indices().last() {
+        Some((i, 'K' | 'k')) => (&t[..i], 1usize << 10),
+        Some((i, 'M' | 'm')) => (&t[..i], 1 << 20),
+        Some((i, 'G' | 'g')) => (&t[..i], 1 << 30),
+        _ => (t, 1),
+    };
+    num.parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("'{s}' is not a size: give bytes, e.g. 10485760, 10240K or 10M"))
+}
+
+/// A duration: a number with s, m, h, d or w.
+pub(crate) fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let secs: u64 = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 604_800,
+        _ => 0,
+    };
+    num.parse::<u64>()
+        .ok()
+        .filter(|_| secs > 0)
+        .and_then(|n| n.checked_mul(secs))
+        .filter(|n| *n > 0)
+        .map(std::time::Duration::from_secs)
+        .ok_or_else(|| format!("'{s}' is not a duration: use e.g. 90m, 12h, 5d or 2w"))
+}
+
+/// `mailcert queue`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum QueueCommand {
+    /// Every queued message: id, state, webapp, from, recipients, size, attempts,
+    /// next attempt, last reply, queued at.
+    List,
+    /// One message, with its headers.
+    Show {
+        /// The queue id.
+        id: String,
+    },
+    /// Deliver everything that is due, once, then exit (for a timer).
+    Run,
+    /// Make every deferred message due now, and deliver.
+    Flush,
+    /// Delete messages from the queue.
+    #[command(group(clap::ArgGroup::new("which").required(true).args(["ids", "failed", "all"])))]
+    Delete {
+        /// Queue ids.
+        ids: Vec<String>,
+        /// Every failed message.
+        #[arg(long)]
+        failed: bool,
+        /// Every message.
+        #[arg(long)]
+        all: bool,
     },
 }
 

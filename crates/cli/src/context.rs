@@ -30,6 +30,35 @@ pub(crate) fn db_path(flag: Option<PathBuf>) -> Result<PathBuf> {
     Ok(data.join("mailcert").join("farm.db"))
 }
 
+/// This server's spool: `--spool`, else `$MAILCERT_SPOOL`, else
+/// `$XDG_STATE_HOME/mailcert/spool.db` (`~/.local/state/mailcert/spool.db`).
+pub(crate) fn spool_path(flag: Option<PathBuf>) -> Result<PathBuf> {
+    if let Some(p) = flag {
+        return Ok(p);
+    }
+    if let Some(p) = std::env::var_os("MAILCERT_SPOOL").filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(p));
+    }
+    let state = match std::env::var_os("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
+        Some(d) => PathBuf::from(d),
+        None => {
+            let home = std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| {
+                    anyhow!("cannot find the spool: give --spool, or set MAILCERT_SPOOL or HOME")
+                })?;
+            PathBuf::from(home).join(".local/state")
+        }
+    };
+    Ok(state.join("mailcert").join("spool.db"))
+}
+
+/// The clock for long-running work: `MAILCERT_NOW` when set (checked at start with
+/// [`now`]), else the system clock.
+pub(crate) fn clock() -> i64 {
+    now().unwrap_or_else(|_| mailcert_relay::system_clock())
+}
+
 /// The master key file: `$MAILCERT_MASTER_KEY_FILE`, else `<db path>.key`.
 pub(crate) fn key_path(db: &std::path::Path) -> PathBuf {
     match std::env::var_os("MAILCERT_MASTER_KEY_FILE").filter(|v| !v.is_empty()) {

@@ -128,7 +128,7 @@ impl std::fmt::Debug for Worker {
 impl Worker {
     /// A worker named `name` within this process.
     pub fn new(config: ForwardConfig, name: &str, metrics: Arc<Metrics>) -> Result<Worker> {
-        let spool = Spool::open(&config.spool)?;
+        let spool = Spool::open_for_delivery(&config.spool)?;
         let farm = mailcert_store::Farm::open(&config.farm.0, &config.farm.1)?;
         Ok(Worker {
             owner: Owner::named(&Owner::current(), name),

@@ -16,6 +16,7 @@ mod metrics;
 mod server;
 mod smtp;
 mod spool;
+mod tls;
 
 pub use config::{
     AuthConfig, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_MAX_QUEUE_LIFETIME, RelayConfig, Retry,
@@ -25,5 +26,8 @@ pub use error::{RelayError, Result};
 pub use forward::{ForwardConfig, RunReport, Verdict, Worker, verdict};
 pub use lease::Owner;
 pub use metrics::Metrics;
+/// The TLS library of the relay's STARTTLS configuration.
+pub use rustls;
 pub use server::run;
 pub use spool::{Depth, Entry, NewMessage, Spool, State};
+pub use tls::server_config;

@@ -164,8 +164,22 @@ fn new_id() -> Result<String> {
 }
 
 impl Spool {
-    /// Opens (creating, mode 0600, with its folder 0700) the spool at `path`.
+    /// Opens (creating, mode 0600, with its folder 0700) the spool at `path`. Every
+    /// commit is synced to disk (`synchronous=FULL`).
     pub fn open(path: &Path) -> Result<Spool> {
+        Spool::open_with(path, true)
+    }
+
+    /// Opens the spool for delivery workers: their commits (removals, retries) survive
+    /// a killed process but are synced lazily (`synchronous=NORMAL` in WAL mode). A power
+    /// loss can then undo a removal, which means a message delivered twice, never one
+    /// lost; in exchange the window in which a kill can cause a duplicate is a few
+    /// microseconds instead of a disk sync.
+    pub fn open_for_delivery(path: &Path) -> Result<Spool> {
+        Spool::open_with(path, false)
+    }
+
+    fn open_with(path: &Path, full_sync: bool) -> Result<Spool> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
             && !dir.exists()
         {
@@ -194,7 +208,7 @@ impl Spool {
         })?;
         conn.busy_timeout(Duration::from_secs(30))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "synchronous", if full_sync { "FULL" } else { "NORMAL" })?;
         conn.execute_batch(SCHEMA)?;
         Ok(Spool {
             conn,

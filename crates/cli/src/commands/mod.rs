@@ -4,6 +4,8 @@ mod admin;
 mod audit;
 mod cert;
 mod demo;
+mod queue;
+mod relay;
 pub(crate) mod send;
 mod smtp;
 mod webapp;
@@ -18,6 +20,8 @@ use crate::exit;
 /// Global options every command sees.
 pub(crate) struct Globals {
     pub(crate) db: Option<std::path::PathBuf>,
+    pub(crate) spool: Option<std::path::PathBuf>,
+    pub(crate) verbose: u8,
     pub(crate) json: bool,
     pub(crate) quiet: bool,
 }
@@ -26,6 +30,8 @@ pub(crate) struct Globals {
 pub(crate) fn run(cli: Cli) -> Result<u8> {
     let g = Globals {
         db: cli.db,
+        spool: cli.spool,
+        verbose: cli.verbose,
         json: cli.json,
         quiet: cli.quiet,
     };
@@ -36,6 +42,8 @@ pub(crate) fn run(cli: Cli) -> Result<u8> {
         Command::Smtp(c) => smtp::run(&g, c),
         Command::Admin(c) => admin::run(&g, c),
         Command::Audit { since } => audit::run(&g, since.as_deref()),
+        Command::Relay(args) => relay::run(&g, args),
+        Command::Queue(c) => queue::run(&g, c),
         Command::Send {
             target,
             to,
@@ -58,16 +66,20 @@ pub(crate) fn run(cli: Cli) -> Result<u8> {
             full_name,
             webapp,
             timeout,
+            no_queue,
             recipients,
             ..
         } => send::sendmail(
             &g,
-            read_recipients,
-            from,
-            full_name,
-            webapp,
-            recipients,
-            timeout,
+            send::SendmailArgs {
+                read_recipients,
+                from,
+                full_name,
+                webapp,
+                recipients,
+                timeout,
+                no_queue,
+            },
         ),
         Command::Demo => demo::run(&g),
     }

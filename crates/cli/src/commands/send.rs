@@ -165,24 +165,53 @@ pub(crate) fn send(
     deliver(g, &options, &labels, &messages)
 }
 
-/// `mailcert sendmail`.
-pub(crate) fn sendmail(
+/// What `mailcert sendmail` was given.
+pub(crate) struct SendmailArgs {
+    pub(crate) read_recipients: bool,
+    pub(crate) from: Option<String>,
+    pub(crate) full_name: Option<String>,
+    pub(crate) webapp: Option<String>,
+    pub(crate) recipients: Vec<String>,
+    pub(crate) timeout: u64,
+    pub(crate) no_queue: bool,
+}
+
+/// Puts what could not be delivered now into this server's spool, for the relay or
+/// `mailcert queue run` to retry.
+fn queue_for_later(
     g: &Globals,
-    read_recipients: bool,
-    from: Option<String>,
-    full_name: Option<String>,
     webapp: Option<String>,
+    m: &Outgoing,
     recipients: Vec<String>,
-    timeout: u64,
-) -> Result<u8> {
-    let target = match webapp.filter(|w| !w.trim().is_empty()) {
+) -> Result<String> {
+    let path = context::spool_path(g.spool.clone())?;
+    let mut spool = mailcert_relay::Spool::open(&path).map_err(super::relay::relay_exit)?;
+    let ids = spool
+        .insert(
+            &[mailcert_relay::NewMessage {
+                webapp,
+                mail_from: m.envelope.from.clone(),
+                recipients,
+                data: m.data.clone(),
+                is_dsn: false,
+            }],
+            context::now()?,
+        )
+        .map_err(super::relay::relay_exit)?;
+    Ok(ids.into_iter().next().unwrap_or_default())
+}
+
+/// `mailcert sendmail`: silent on success, as sendmail is; a temporary failure queues
+/// the message (exit 0, `queued as ID: REASON` on stderr) unless `--no-queue`.
+pub(crate) fn sendmail(g: &Globals, a: SendmailArgs) -> Result<u8> {
+    let target = match a.webapp.filter(|w| !w.trim().is_empty()) {
         Some(u) => Target::WebApp(WebAppUrl::parse(&u)?),
         None => Target::Farm,
     };
     let raw = read_stdin()?;
-    let (plan, options) = prepare(g, &target, timeout)?;
+    let (plan, options) = prepare(g, &target, a.timeout)?;
     let mut settings = plan.effective.settings.clone();
-    if let (Some(name), Some(f)) = (full_name, &from) {
+    if let (Some(name), Some(f)) = (a.full_name, &a.from) {
         // sendmail -F: the From the message gets when it has none.
         settings.from_address = Some(format!("{name} <{f}>"));
     }
@@ -191,13 +220,67 @@ pub(crate) fn sendmail(
         &options.helo,
         &raw,
         &RawOptions {
-            recipients,
-            recipients_from_headers: read_recipients,
-            envelope_from: from,
+            recipients: a.recipients,
+            recipients_from_headers: a.read_recipients,
+            envelope_from: a.from,
         },
     )?;
     let label = format!("message to {}", m.envelope.to.join(", "));
-    deliver(g, &options, &[label], &[m])
+    let webapp = match &target {
+        Target::Farm => None,
+        Target::WebApp(u) => Some(u.to_string()),
+    };
+    let result = mailcert_sender::send_all(&options, std::slice::from_ref(&m))
+        .into_iter()
+        .next();
+    let (later, reason, permanent): (Vec<String>, String, Vec<String>) = match result {
+        Some(Ok(d)) => {
+            let temporary: Vec<_> = d.refused.iter().filter(|r| r.reply.code < 500).collect();
+            let permanent: Vec<String> = d
+                .refused
+                .iter()
+                .filter(|r| r.reply.code >= 500)
+                .map(|r| format!("{} ({})", r.address, r.reply))
+                .collect();
+            if g.verbose > 0 {
+                errln!("mailcert: {label}: sent, {}", describe_delivery(&d));
+            }
+            (
+                temporary.iter().map(|r| r.address.clone()).collect(),
+                temporary
+                    .first()
+                    .map(|r| r.reply.to_string())
+                    .unwrap_or_default(),
+                permanent,
+            )
+        }
+        Some(Err(e)) => match mailcert_relay::verdict(&e) {
+            mailcert_relay::Verdict::Temporary if !a.no_queue => {
+                (m.envelope.to.clone(), send_error_text(&e), Vec::new())
+            }
+            _ => {
+                errln!("mailcert: {label}: {}", send_error_text(&e));
+                return Ok(DELIVERY_FAILED);
+            }
+        },
+        None => return Ok(exit::OK),
+    };
+    for p in &permanent {
+        errln!("mailcert: {label}: refused for good: {p}");
+    }
+    if !later.is_empty() {
+        if a.no_queue {
+            errln!("mailcert: {label}: {reason}");
+            return Ok(DELIVERY_FAILED);
+        }
+        let id = queue_for_later(g, webapp, &m, later)?;
+        errln!("mailcert: queued as {id}: {reason}");
+    }
+    Ok(if permanent.is_empty() {
+        exit::OK
+    } else {
+        DELIVERY_FAILED
+    })
 }
 
 /// `mailcert smtp test`.
