@@ -401,6 +401,23 @@ impl Spool {
         )?)
     }
 
+    /// Makes the messages named due now (failed ones are queued again); returns how
+    /// many existed. The relay's workers, or the next `queue run`, pick them up.
+    pub fn retry(&mut self, ids: &[String], now: i64) -> Result<usize> {
+        let tx = self.conn.transaction()?;
+        let mut n = 0;
+        for id in ids {
+            n += tx.execute(
+                "UPDATE messages SET next_attempt = ?2,
+                     state = CASE state WHEN 'failed' THEN 'deferred' ELSE state END
+                 WHERE id = ?1",
+                params![id.to_ascii_uppercase(), now],
+            )?;
+        }
+        tx.commit()?;
+        Ok(n)
+    }
+
     /// Deletes the messages named; returns how many existed.
     pub fn delete(&mut self, ids: &[String]) -> Result<usize> {
         let tx = self.conn.transaction()?;
