@@ -284,7 +284,18 @@ pub(crate) fn run(g: &Globals) -> Result<u8> {
     for c in &chain {
         say(g, &format!("  - {c}"))?;
     }
-    let ok = chain.len() == 2 && m.tls;
+    let relayed = relay_step(g, &dir, &db, &key)?;
+    let relayed_ok = server
+        .wait_for_messages(2, Duration::from_secs(10))
+        .iter()
+        .any(|m| m.client_chain.len() == 2 && m.mail_from == "app@demo.mailcert.test");
+    say(
+        g,
+        &format!(
+            "mailcert relay answered the application: {relayed}; the upstream relay received it with the chain: {relayed_ok}"
+        ),
+    )?;
+    let ok = chain.len() == 2 && m.tls && relayed_ok;
     if g.json {
         outln!(
             "{}",
@@ -297,13 +308,15 @@ pub(crate) fn run(g: &Globals) -> Result<u8> {
                 "tls": m.tls,
                 "client_chain_seen": chain,
                 "reply": delivery.reply.to_string(),
+                "relay_reply": relayed,
+                "relayed": relayed_ok,
             })
         );
     } else if !g.quiet {
         outln!(
             "\n{}",
             if ok {
-                "Done: the relay verified the client certificate (leaf + intermediate against the root it trusts) and accepted the message."
+                "Done: the relay verified the client certificate (leaf + intermediate against the root it trusts) and accepted both messages: the one sent directly and the one an application handed to mailcert relay."
             } else {
                 "The message went through, but not as expected (see above)."
             }
@@ -311,4 +324,76 @@ pub(crate) fn run(g: &Globals) -> Result<u8> {
     }
     drop(server);
     Ok(if ok { exit::OK } else { exit::ERROR })
+}
+
+/// Step 8: `mailcert relay` in this process, an application's SMTP session into it, and
+/// the spooled message delivered upstream with the client certificate. Returns the
+/// relay's reply to DATA.
+fn relay_step(
+    g: &Globals,
+    dir: &tempfile::TempDir,
+    db: &std::path::Path,
+    key: &std::path::Path,
+) -> Result<String> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    step(
+        g,
+        8,
+        "mailcert relay: an application speaks plain SMTP to it; it spools, then delivers with the certificate",
+    )?;
+    let mut config = mailcert_relay::RelayConfig::new(
+        dir.path().join("spool.db"),
+        db.to_path_buf(),
+        key.to_path_buf(),
+    );
+    config.listen = vec![std::net::SocketAddr::from(([127, 0, 0, 1], 0))];
+    config.target = Target::WebApp(WebAppUrl::parse(WEBAPP)?);
+    config.connections = 1;
+    let stopping = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let relay = {
+        let stopping = stopping.clone();
+        std::thread::spawn(move || {
+            mailcert_relay::run(config, stopping, |bound| {
+                let _ = tx.send(bound.first().copied());
+            })
+        })
+    };
+    let addr = rx
+        .recv_timeout(Duration::from_secs(10))
+        .ok()
+        .flatten()
+        .ok_or_else(|| anyhow!("mailcert relay did not start"))?;
+    say(g, &format!("mailcert relay listening on {addr}"))?;
+    let mut options = mailcert_sender::ConnectOptions::new(addr.ip().to_string(), addr.port());
+    options.security = mailcert_sender::Security::None;
+    let mut app = mailcert_sender::Session::connect(&options)?;
+    let reply = app
+        .send(
+            &mailcert_sender::Envelope::new("app@demo.mailcert.test", ["ops@demo.mailcert.test"]),
+            b"From: app@demo.mailcert.test\r\nTo: ops@demo.mailcert.test\r\nSubject: via mailcert relay\r\n\r\nqueued, then delivered with the client certificate\r\n",
+        )?
+        .reply
+        .to_string();
+    app.quit()?;
+    // Let the worker deliver, then stop the relay as SIGTERM would.
+    let spool_path = dir.path().join("spool.db");
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    while std::time::Instant::now() < until {
+        let left = mailcert_relay::Spool::open(&spool_path)
+            .and_then(|mut s| s.list())
+            .map(|l| l.len())
+            .unwrap_or(1);
+        if left == 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    stopping.store(true, Ordering::SeqCst);
+    relay
+        .join()
+        .map_err(|_| anyhow!("the relay thread panicked"))?
+        .map_err(super::relay::relay_exit)?;
+    Ok(reply)
 }
