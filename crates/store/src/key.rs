@@ -89,6 +89,56 @@ pub(crate) fn normalize(path: &Path, raw: RawKey, password: Option<&str>) -> Res
     Ok(PrivateKey { pkcs8 })
 }
 
+/// Most PBKDF2 iterations accepted for an encrypted key: as p12-keystore allows for PFX
+/// files (OpenSSL writes 2048, keytool 10,000, the strictest guidance 600,000).
+const MAX_PBKDF2_ITERATIONS: u32 = 1_000_000;
+/// Most memory scrypt may ask for (128 * r * N bytes), and its largest parallelism.
+const MAX_SCRYPT_MEMORY: u64 = 1 << 30;
+const MAX_SCRYPT_PARALLELISM: u16 = 16;
+
+/// Refuses key-derivation parameters that ask for an absurd amount of work before any is
+/// done: a file must not make the importer spin for hours or allocate a petabyte.
+fn check_kdf_cost(path: &Path, scheme: &pkcs8::pkcs5::EncryptionScheme) -> Result<()> {
+    use pkcs8::pkcs5::{EncryptionScheme, pbes2::Kdf};
+    let EncryptionScheme::Pbes2(params) = scheme else {
+        return Ok(());
+    };
+    let too_costly = |what: String| {
+        Error::bad_file(
+            path,
+            format!(
+                "the encrypted private key asks for {what}; re-encrypt it with `openssl pkcs8 -topk8 -v2 aes-256-cbc`"
+            ),
+        )
+    };
+    match &params.kdf {
+        Kdf::Pbkdf2(p) if p.iteration_count > MAX_PBKDF2_ITERATIONS => Err(too_costly(format!(
+            "{} PBKDF2 iterations (at most {MAX_PBKDF2_ITERATIONS} are accepted)",
+            p.iteration_count
+        ))),
+        Kdf::Scrypt(p) => {
+            let memory = 128u64
+                .checked_mul(p.cost_parameter)
+                .and_then(|m| m.checked_mul(u64::from(p.block_size)));
+            match memory {
+                Some(m)
+                    if m <= MAX_SCRYPT_MEMORY && p.parallelization <= MAX_SCRYPT_PARALLELISM =>
+                {
+                    Ok(())
+                }
+                _ => Err(too_costly(format!(
+                    "scrypt with N={}, r={}, p={} (at most {} MiB and p={MAX_SCRYPT_PARALLELISM} are accepted)",
+                    p.cost_parameter,
+                    p.block_size,
+                    p.parallelization,
+                    MAX_SCRYPT_MEMORY >> 20
+                ))),
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
 fn decrypt_pkcs8(path: &Path, der: &[u8], password: Option<&str>) -> Result<Zeroizing<Vec<u8>>> {
     let password = password.ok_or_else(|| Error::PasswordRequired {
         path: path.to_path_buf(),
@@ -99,6 +149,7 @@ fn decrypt_pkcs8(path: &Path, der: &[u8], password: Option<&str>) -> Result<Zero
             format!("the encrypted private key is malformed or uses an unsupported scheme (PBES1?): {e}; re-encrypt it with `openssl pkcs8 -topk8 -v2 aes-256-cbc`"),
         )
     })?;
+    check_kdf_cost(path, &enc.encryption_algorithm)?;
     let doc = enc
         .decrypt(password.as_bytes())
         .map_err(|_| Error::WrongPassword {

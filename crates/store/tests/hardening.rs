@@ -328,3 +328,118 @@ fn p521_and_ed448_are_ineligible_by_key_type_alone() {
         );
     }
 }
+
+// --- Inputs that crashed a parser (fuzz finds and issue reports), replayed ---------------
+
+/// Every file under fixtures/regressions/DIR, sorted.
+fn regressions(dir: &str) -> Vec<(String, Vec<u8>)> {
+    let d = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/regressions")
+        .join(dir);
+    let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(&d)
+        .unwrap_or_else(|e| panic!("{}: {e}", d.display()))
+        .map(|e| {
+            let p = e.unwrap().path();
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read(&p).unwrap())
+        })
+        .filter(|(name, _)| !name.starts_with('.'))
+        .collect();
+    out.sort();
+    out
+}
+
+/// fixtures/regressions/parse_bundle/: each input that once crashed the container parser
+/// (the `parse_bundle` fuzz target's finds, and issue #8's file) now gives a typed
+/// bad-file error naming the file, with and without a password.
+#[test]
+fn crash_inputs_of_the_container_parser_are_bad_files() {
+    let cases = regressions("parse_bundle");
+    assert!(!cases.is_empty(), "the regression inputs are missing");
+    for (name, bytes) in &cases {
+        for password in [None, Some("fixture-pass")] {
+            let r = std::panic::catch_unwind(|| parse(name, bytes, password))
+                .unwrap_or_else(|_| panic!("{name}: the parser panicked again"));
+            match r {
+                Err(Error::BadFile { path, problem }) => {
+                    assert_eq!(path, Path::new(name));
+                    assert!(!problem.is_empty(), "{name}");
+                }
+                other => panic!("{name}: expected a bad-file error, got {other:?}"),
+            }
+        }
+    }
+}
+
+/// fixtures/regressions/private_key/: each key file that once crashed key parsing (the
+/// `private_key` fuzz target's finds), given as --key beside client-rsa.pem, is refused
+/// with a typed error naming the key file.
+#[test]
+fn crash_inputs_of_key_parsing_are_refused_with_a_typed_error() {
+    let cert = fixture("client-rsa.pem");
+    for (name, bytes) in regressions("private_key") {
+        for password in [None, Some("fixture-pass")] {
+            let r = std::panic::catch_unwind(|| {
+                parse_bundle(
+                    Input {
+                        path: Path::new("client-rsa.pem"),
+                        bytes: &cert,
+                    },
+                    Some(Input {
+                        path: Path::new(&name),
+                        bytes: &bytes,
+                    }),
+                    password,
+                )
+            })
+            .unwrap_or_else(|_| panic!("{name}: key parsing panicked again"));
+            let e = r.expect_err(&name);
+            assert!(e.to_string().contains(&name), "{name}: {e}");
+            assert!(!matches!(e, Error::Internal(_)), "{name}: {e}");
+        }
+    }
+}
+
+/// fixtures/regressions/private_key/scrypt-1-pib.key once aborted the importer (scrypt
+/// asked for 1 PiB: "memory allocation failed"), and pbkdf2-4-billion-iterations.key kept
+/// it busy for hours: both are refused before any key derivation, saying why.
+#[test]
+fn encrypted_keys_asking_for_absurd_key_derivation_work_are_refused_up_front() {
+    let cert = fixture("client-rsa.pem");
+    for (name, words) in [
+        ("scrypt-1-pib.key", "scrypt with N=1099511627776, r=8, p=1"),
+        (
+            "pbkdf2-4-billion-iterations.key",
+            "4294967295 PBKDF2 iterations (at most 1000000",
+        ),
+    ] {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../fixtures/regressions/private_key")
+            .join(name);
+        let key = std::fs::read(p).unwrap();
+        let started = std::time::Instant::now();
+        let r = parse_bundle(
+            Input {
+                path: Path::new("client-rsa.pem"),
+                bytes: &cert,
+            },
+            Some(Input {
+                path: Path::new(name),
+                bytes: &key,
+            }),
+            Some("fixture-pass"),
+        );
+        match r {
+            Err(Error::BadFile { path, problem }) => {
+                assert_eq!(path, Path::new(name));
+                assert!(problem.contains(words), "{name}: {problem}");
+            }
+            other => panic!("{name}: expected a bad file, got {other:?}"),
+        }
+        assert!(
+            started.elapsed().as_secs() < 5,
+            "{name} took {:?}",
+            started.elapsed()
+        );
+    }
+}
