@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use mailcert_store::{Farm, StoreName};
+use mailcert_store::Farm;
 use rustls::ServerConfig;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -66,6 +66,10 @@ fn from_files(cert: &Path, key: &Path) -> Result<Identity, AdminError> {
     Ok((chain, key_der, Vec::new()))
 }
 
+/// A certificate of the farm's End Entity store, loaded by the store's
+/// `server_identity` (the same checks as the relay's STARTTLS certificate). A refusal
+/// keeps this crate's wording ("TLS certificate for Central Administration: …"), and
+/// the store's warnings are said to be about HTTPS.
 fn from_farm(
     db_path: &Path,
     key_path: &Path,
@@ -73,43 +77,26 @@ fn from_farm(
     now: i64,
 ) -> Result<Identity, AdminError> {
     let mut farm = Farm::open(db_path, key_path)?;
-    let (cert, ders, sealed) = farm.read(|tx| {
-        let c = tx.resolve(reference)?;
-        let mut ders = vec![tx.der(c.id)?];
-        for i in mailcert_store::issuers(tx, &c, false)? {
-            ders.push(tx.der(i.id)?);
-        }
-        let sealed = tx.sealed_key(c.id)?;
-        Ok::<_, mailcert_store::Error>((c, ders, sealed))
-    })?;
-    let described = cert.facts.describe();
-    if cert.store != StoreName::EndEntity {
-        return Err(AdminError::Tls(format!(
-            "{described} is in the {} store; use a certificate of the End Entity store",
-            cert.store.display_name()
-        )));
-    }
-    let sealed = sealed
-        .ok_or_else(|| AdminError::Tls(format!("the farm holds no private key for {described}")))?;
-    if now > cert.facts.not_after || now < cert.facts.not_before {
-        return Err(AdminError::Tls(format!(
-            "{described} is not valid now (valid {} to {})",
-            mailcert_store::rfc3339(cert.facts.not_before),
-            mailcert_store::rfc3339(cert.facts.not_after)
-        )));
-    }
-    let mut warnings = Vec::new();
-    if let Some(eku) = &cert.facts.eku
-        && !eku.iter().any(|o| o == mailcert_store::OID_SERVER_AUTH)
-    {
-        warnings.push(format!(
-            "the HTTPS certificate {described} has no Server Authentication extended key usage; browsers will refuse it"
-        ));
-    }
-    let key = mailcert_store::open_private_key(&farm, &cert, &sealed)?;
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.to_vec()));
+    let identity = match mailcert_store::server_identity(&mut farm, reference, now) {
+        Ok(i) => i,
+        Err(mailcert_store::Error::Rejected {
+            rule: "server-certificate",
+            message,
+        }) => return Err(AdminError::Tls(message)),
+        Err(e) => return Err(e.into()),
+    };
+    let warnings = identity
+        .warnings
+        .iter()
+        .map(|w| format!("HTTPS: {w}"))
+        .collect();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(identity.key.to_vec()));
     Ok((
-        ders.into_iter().map(CertificateDer::from).collect(),
+        identity
+            .chain
+            .into_iter()
+            .map(CertificateDer::from)
+            .collect(),
         key,
         warnings,
     ))

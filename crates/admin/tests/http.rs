@@ -1067,7 +1067,9 @@ fn https_from_a_farm_certificate() {
     assert!(
         s.warnings
             .iter()
-            .any(|w| w.contains("Server Authentication"))
+            .any(|w| w.starts_with("HTTPS: ") && w.contains("Server Authentication")),
+        "{:?}",
+        s.warnings
     );
     drop(s);
     let mut cfg = f.config();
@@ -1076,7 +1078,37 @@ fn https_from_a_farm_certificate() {
     });
     let rt = tokio::runtime::Runtime::new().unwrap();
     let e = rt.block_on(mailcert_admin::bind(cfg)).unwrap_err();
+    assert!(matches!(e, AdminError::Tls(_)), "{e:?}");
     assert!(e.to_string().contains("Intermediate store"), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with("TLS certificate for Central Administration: "),
+        "{e}"
+    );
+    // A certificate without its private key in the farm is refused too.
+    f.import(
+        "client-rsa.pem",
+        None,
+        None,
+        ImportOptions {
+            friendly_name: Some("no key".into()),
+            ..ImportOptions::default()
+        },
+    );
+    let mut cfg = f.config();
+    cfg.tls = Some(TlsSource::Farm {
+        reference: "name:no key".into(),
+    });
+    let e = rt.block_on(mailcert_admin::bind(cfg)).unwrap_err();
+    assert!(e.to_string().contains("holds no private key"), "{e}");
+    // An unknown reference is the store's own error.
+    let mut cfg = f.config();
+    cfg.tls = Some(TlsSource::Farm {
+        reference: "name:nothing-by-this-name".into(),
+    });
+    let e = rt.block_on(mailcert_admin::bind(cfg)).unwrap_err();
+    assert!(matches!(e, AdminError::Store(_)), "{e:?}");
+    assert_eq!(e.kind(), mailcert_store::ErrorKind::NotFound, "{e}");
 }
 
 #[test]
