@@ -141,7 +141,15 @@ fn whole_messages_go_over_one_connection_with_a_line_each() {
         std::fs::write(&p, format!("From: App <app@contoso.com>\nTo: {to}\nBcc: audit@contoso.com\nSubject: message {i}\n\nbody {i}\n")).unwrap();
         files.push(p.to_str().unwrap().to_string());
     }
-    let mut args = vec!["--json", "send", "--webapp", APP, "--message"];
+    let mut args = vec![
+        "--json",
+        "send",
+        "--webapp",
+        APP,
+        "--connections",
+        "1",
+        "--message",
+    ];
     args.extend(files.iter().map(String::as_str));
     let r = f.run(&args);
     assert_eq!(r.code, 5, "one recipient refused means exit 5: {r:?}");
@@ -174,6 +182,55 @@ fn whole_messages_go_over_one_connection_with_a_line_each() {
         assert!(!text.contains("Bcc:"), "{text}");
         assert!(m.recipients.contains(&"audit@contoso.com".to_string()));
     }
+}
+
+#[test]
+fn messages_are_spread_over_pooled_connections_and_reported_in_order() {
+    let server = relay(false);
+    let f = farm(&server, "starttls");
+    let d = f.dir.path();
+    let files: Vec<String> = (0..40)
+        .map(|i| {
+            let p = d.join(format!("p{i:02}.eml"));
+            std::fs::write(
+                &p,
+                format!("To: ops@contoso.com\nSubject: pooled {i}\nX-Seq: {i}\n\nbody {i}\n"),
+            )
+            .unwrap();
+            p.to_str().unwrap().to_string()
+        })
+        .collect();
+    let mut args = vec!["--json", "send", "--webapp", APP, "--message"];
+    args.extend(files.iter().map(String::as_str));
+    let r = f.run(&args);
+    assert_eq!(r.code, 0, "{r:?}");
+    let lines = r.json();
+    let labels: Vec<&str> = lines
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, files, "one result per message, in input order");
+    let got = server.wait_for_messages(40, Duration::from_secs(10));
+    let mut seqs: Vec<u32> = got
+        .iter()
+        .filter_map(|m| {
+            String::from_utf8_lossy(&m.data).lines().find_map(|l| {
+                l.strip_prefix("X-Seq: ")
+                    .and_then(|v| v.trim().parse().ok())
+            })
+        })
+        .collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, (0..40).collect::<Vec<_>>(), "each message once");
+    let conns: std::collections::HashSet<u64> = got.iter().map(|m| m.connection_id).collect();
+    assert!(
+        (2..=4).contains(&conns.len()),
+        "spread over the default 4 sessions: {}",
+        conns.len()
+    );
+    assert!(got.iter().all(|m| m.client_chain.len() == 2));
 }
 
 #[test]

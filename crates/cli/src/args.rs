@@ -64,9 +64,13 @@ pub(crate) enum Command {
         /// Body of the built message (standard input when left out).
         #[arg(long, value_name = "FILE")]
         body_file: Option<PathBuf>,
-        /// Whole RFC 5322 messages to send (recipients from To/Cc/Bcc), all over one connection.
+        /// Whole RFC 5322 messages to send (recipients from To/Cc/Bcc), over pooled connections.
         #[arg(long, value_name = "FILE", num_args = 1..)]
         message: Vec<PathBuf>,
+        /// Sessions to spread the messages over (each opened when needed, pipelined and
+        /// reused); 1 sends them all over one connection.
+        #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+        connections: u16,
         /// Seconds each SMTP step may take, however slowly the server answers (lookup,
         /// connect and greeting; TLS; each command; each 64 KiB of the message);
         /// RFC 5321's timeouts are the ceiling.

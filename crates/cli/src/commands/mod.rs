@@ -51,14 +51,18 @@ pub(crate) fn run(cli: Cli) -> Result<u8> {
             body_file,
             message,
             timeout,
+            connections,
         } => send::send(
             &g,
             &target,
-            &to,
-            &subject,
-            body_file.as_ref(),
-            &message,
-            timeout,
+            send::SendArgs {
+                to: &to,
+                subject: &subject,
+                body_file: body_file.as_ref(),
+                message: &message,
+                timeout,
+                connections: usize::from(connections),
+            },
         ),
         Command::Sendmail {
             read_recipients,

@@ -63,8 +63,9 @@ fn deliver(
     options: &ConnectOptions,
     labels: &[String],
     messages: &[Outgoing],
+    connections: usize,
 ) -> Result<u8> {
-    let results = mailcert_sender::send_all(options, messages);
+    let results = mailcert_sender::send_pooled(options, messages, connections);
     let mut failed = 0;
     let mut json = Vec::new();
     for ((label, m), r) in labels.iter().zip(messages).zip(&results) {
@@ -112,17 +113,26 @@ fn deliver(
     })
 }
 
+/// What `mailcert send` was given.
+pub(crate) struct SendArgs<'a> {
+    pub(crate) to: &'a [String],
+    pub(crate) subject: &'a str,
+    pub(crate) body_file: Option<&'a PathBuf>,
+    pub(crate) message: &'a [PathBuf],
+    pub(crate) timeout: u64,
+    pub(crate) connections: usize,
+}
+
 /// `mailcert send`.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn send(
-    g: &Globals,
-    target: &OptionalTarget,
-    to: &[String],
-    subject: &str,
-    body_file: Option<&PathBuf>,
-    message: &[PathBuf],
-    timeout: u64,
-) -> Result<u8> {
+pub(crate) fn send(g: &Globals, target: &OptionalTarget, a: SendArgs<'_>) -> Result<u8> {
+    let SendArgs {
+        to,
+        subject,
+        body_file,
+        message,
+        timeout,
+        connections,
+    } = a;
     let target = optional_target(target)?;
     let (plan, options) = prepare(g, &target, timeout)?;
     let settings = &plan.effective.settings;
@@ -162,7 +172,7 @@ pub(crate) fn send(
             labels.push(p.display().to_string());
         }
     }
-    deliver(g, &options, &labels, &messages)
+    deliver(g, &options, &labels, &messages, connections)
 }
 
 /// What `mailcert sendmail` was given.
