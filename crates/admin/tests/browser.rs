@@ -1,14 +1,13 @@
 //! End-to-end tests in a real browser: headless Chromium driven over WebDriver
 //! (Debian's `chromium` and `chromium-driver`) against Central Administration on a free
 //! loopback port, with a farm made by the library. Each page is screenshotted into
-//! the target directory (`target/screenshots/`; `MAILCERT_SCREENSHOTS=docs/screenshots` refreshes the README's pictures). Without `/usr/bin/chromedriver` the test says it was skipped and passes.
+//! the target directory (`target/screenshots/`; `MAILCERT_SCREENSHOTS=docs/screenshots` refreshes the README's pictures). Without chromedriver or Chromium the test says it was skipped and passes, unless `MAILCERT_REQUIRE_EXTERNAL=1` (CI), where it fails.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -22,12 +21,21 @@ use mailcert_testsmtp::{ClientAuth, Config, TestServer, pem};
 
 /// Debian's chromedriver; `MAILCERT_CHROMEDRIVER` names another.
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// Where chromedriver looks for the browser (Debian's `chromium` first);
+/// `MAILCERT_CHROMIUM` names another, which is then handed to chromedriver.
+const CHROMIUM: [&str; 3] = [
+    "/usr/bin/chromium",
+    "/usr/bin/chromium-browser",
+    "/usr/bin/google-chrome",
+];
 const SERVER_ONLY_SHA1: &str = "5769770EB7DDC8AF09FC09F7009147AB9DF00EA6";
 
 /// chromedriver on a free loopback port; stopped (by its own handle) when dropped.
 struct Driver {
     child: Child,
     port: u16,
+    /// The browser binary named by `MAILCERT_CHROMIUM`, if any.
+    chromium: Option<PathBuf>,
 }
 
 impl Drop for Driver {
@@ -37,15 +45,40 @@ impl Drop for Driver {
     }
 }
 
+/// Why the browser test cannot run here, if it cannot: chromedriver or the browser is
+/// not installed.
+fn missing_tools(chromedriver: &Path, chromium: Option<&Path>) -> Option<String> {
+    const INSTALL: &str = "apt-get install chromium chromium-driver";
+    if !chromedriver.exists() {
+        return Some(format!(
+            "browser tests: {} is not installed ({INSTALL})",
+            chromedriver.display()
+        ));
+    }
+    match chromium {
+        Some(c) if !c.exists() => Some(format!(
+            "browser tests: MAILCERT_CHROMIUM names {}, which does not exist",
+            c.display()
+        )),
+        Some(_) => None,
+        None if CHROMIUM.iter().any(|c| Path::new(c).exists()) => None,
+        None => Some(format!(
+            "browser tests: no Chromium ({}) is installed ({INSTALL})",
+            CHROMIUM.join(", ")
+        )),
+    }
+}
+
+/// chromedriver, started; `None` (the test then passes, saying it was skipped) when it
+/// or the browser is missing, except under `MAILCERT_REQUIRE_EXTERNAL=1`, where that
+/// fails the test.
 fn start_driver() -> Option<Driver> {
-    let chromedriver =
-        std::env::var("MAILCERT_CHROMEDRIVER").unwrap_or_else(|_| CHROMEDRIVER.to_string());
-    if !Path::new(&chromedriver).exists() {
-        // Straight to the terminal: the test harness captures eprintln! of passing tests.
-        let _ = writeln!(
-            std::io::stderr(),
-            "browser tests skipped: {chromedriver} is not installed (apt-get install chromium chromium-driver)"
-        );
+    let chromedriver = std::env::var_os("MAILCERT_CHROMEDRIVER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(CHROMEDRIVER));
+    let chromium = std::env::var_os("MAILCERT_CHROMIUM").map(PathBuf::from);
+    if let Some(why) = missing_tools(&chromedriver, chromium.as_deref()) {
+        external_missing(&why);
         return None;
     }
     let port = TcpListener::bind("127.0.0.1:0")
@@ -61,7 +94,11 @@ fn start_driver() -> Option<Driver> {
         .stderr(Stdio::null())
         .spawn()
         .expect("chromedriver starts");
-    let driver = Driver { child, port };
+    let driver = Driver {
+        child,
+        port,
+        chromium,
+    };
     let deadline = Instant::now() + Duration::from_secs(30);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(
@@ -87,10 +124,11 @@ async fn browser(driver: &Driver, profile: &Path) -> Client {
         &format!("--user-data-dir={}", profile.display()),
     ];
     let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        serde_json::json!({ "args": args }),
-    );
+    let mut options = serde_json::json!({ "args": args });
+    if let Some(binary) = &driver.chromium {
+        options["binary"] = serde_json::Value::String(binary.display().to_string());
+    }
+    caps.insert("goog:chromeOptions".into(), options);
     let connector = hyper_util::client::legacy::connect::HttpConnector::new();
     ClientBuilder::new(connector)
         .capabilities(caps)
@@ -529,4 +567,68 @@ async fn the_whole_job_in_headless_chromium() {
         }
         panic!("{e}");
     }
+}
+
+/// The browser test run again in a child process with chromedriver pointed at a file
+/// that does not exist: it passes saying why it skipped, and under
+/// `MAILCERT_REQUIRE_EXTERNAL=1` it fails saying what is missing.
+#[test]
+fn a_missing_chromedriver_skips_or_fails_under_require_external() {
+    let exe = std::env::current_exe().unwrap();
+    let run = |require: Option<&str>| {
+        let mut cmd = Command::new(&exe);
+        cmd.args([
+            "the_whole_job_in_headless_chromium",
+            "--exact",
+            "--nocapture",
+        ])
+        .env(
+            "MAILCERT_CHROMEDRIVER",
+            "/nonexistent/mailcert-test/chromedriver",
+        )
+        .env_remove(REQUIRE_EXTERNAL)
+        .stdin(Stdio::null());
+        if let Some(v) = require {
+            cmd.env(REQUIRE_EXTERNAL, v);
+        }
+        let out = cmd.output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let (ok, said) = run(None);
+    assert!(ok, "{said}");
+    assert!(
+        said.contains(
+            "skipped: browser tests: /nonexistent/mailcert-test/chromedriver is not installed"
+        ),
+        "{said}"
+    );
+    assert!(said.contains("1 passed"), "{said}");
+    let (ok, said) = run(Some("0"));
+    assert!(ok, "only 1 requires the tools: {said}");
+    let (ok, said) = run(Some("1"));
+    assert!(!ok, "{said}");
+    assert!(
+        said.contains("MAILCERT_REQUIRE_EXTERNAL=1 and a tool this test needs is missing: browser tests: /nonexistent/mailcert-test/chromedriver is not installed"),
+        "{said}"
+    );
+    assert!(said.contains("1 failed"), "{said}");
+}
+
+#[test]
+fn the_browser_counts_as_a_tool_too() {
+    let driver = Path::new("/bin/sh");
+    let missing = Path::new("/nonexistent/mailcert-test/chromium");
+    let why = missing_tools(driver, Some(missing)).unwrap();
+    assert!(
+        why.contains("MAILCERT_CHROMIUM names /nonexistent"),
+        "{why}"
+    );
+    assert_eq!(missing_tools(driver, Some(Path::new("/bin/sh"))), None);
+    assert!(external_required(Some(std::ffi::OsStr::new("1"))));
+    assert!(!external_required(Some(std::ffi::OsStr::new("0"))));
+    assert!(!external_required(None));
 }

@@ -28,6 +28,27 @@ pub(crate) fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// The environment variable that turns a missing external tool into a failure (CI sets
+/// it to 1).
+pub(crate) const REQUIRE_EXTERNAL: &str = "MAILCERT_REQUIRE_EXTERNAL";
+
+/// Whether `MAILCERT_REQUIRE_EXTERNAL=1`, read from `value` (the variable's value).
+pub(crate) fn external_required(value: Option<&std::ffi::OsStr>) -> bool {
+    value.is_some_and(|v| v == "1")
+}
+
+/// A tool this test needs (Chromium, chromedriver) is missing. Under
+/// `MAILCERT_REQUIRE_EXTERNAL=1` (CI) that fails the test; otherwise the test says it was
+/// skipped, and why, and the caller returns (passes). The same rule as
+/// `mailcert_tests::external_missing`, which these tests do not depend on.
+pub(crate) fn external_missing(why: &str) {
+    if external_required(std::env::var_os(REQUIRE_EXTERNAL).as_deref()) {
+        panic!("{REQUIRE_EXTERNAL}=1 and a tool this test needs is missing: {why}");
+    }
+    // Straight to the terminal: the test harness captures eprintln! of passing tests.
+    let _ = writeln!(std::io::stderr(), "skipped: {why}");
+}
+
 /// Now, Unix seconds.
 pub(crate) fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
