@@ -449,6 +449,109 @@ fn smtp_password_is_never_shown() {
     );
 }
 
+/// The binding rule `password-follows-server`: settings that hold a stored SMTP password
+/// cannot move to another server or port (the password would follow it) unless the
+/// password is given again or the credentials are removed. The form shows the rule's
+/// message beside the credentials and changes nothing.
+#[test]
+fn a_stored_smtp_password_does_not_follow_a_new_server() {
+    let f = farm_with_certs();
+    let s = Server::start(f.config());
+    let session = sign_in(s.addr);
+    let csrf = csrf_of(&get(s.addr, "/settings/farm", Some(&session)).text());
+    let secret = "smtp-secret-for-relay-1";
+    let form = |server: &str, port: &str, auth: &str, password: &str| -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = settings_form(&csrf, "starttls", "")
+            .into_iter()
+            .filter(|(k, _)| {
+                !matches!(
+                    *k,
+                    "smtp_server" | "port" | "auth" | "smtp_user" | "smtp_password"
+                )
+            })
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        v.extend([
+            ("smtp_server".to_string(), server.to_string()),
+            ("port".to_string(), port.to_string()),
+            ("auth".to_string(), auth.to_string()),
+            ("smtp_user".to_string(), "svc-mail".to_string()),
+            ("smtp_password".to_string(), password.to_string()),
+        ]);
+        v
+    };
+    let post = |pairs: Vec<(String, String)>| {
+        let refs: Vec<(&str, &str)> = pairs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        post_form(s.addr, "/settings/farm", &session, &refs)
+    };
+    let r = post(form("relay.example.org", "587", "authenticated", secret));
+    assert_eq!(r.status, 303, "{}", r.text());
+    let before = mailcert_binding::effective(&mut f.farm(), &Target::Farm, now()).unwrap();
+    assert!(before.settings.has_password);
+    assert_eq!(before.settings.smtp_server, "relay.example.org");
+
+    // A new server (or port) with the password field left empty: refused by the rule.
+    for (server, port, moved) in [
+        ("relay2.example.org", "587", "server"),
+        ("relay.example.org", "25", "port"),
+    ] {
+        let r = post(form(server, port, "authenticated", ""));
+        assert_eq!(r.status, 422, "{moved}: {}", r.text());
+        let t = r.text();
+        let at = t
+            .find(r#"id="credentials-error""#)
+            .expect("the error beside the credentials");
+        let beside = &t[at..t[at..].find("</ul>").map_or(t.len(), |e| at + e)];
+        assert!(
+            beside.contains(
+                "the stored SMTP password was given for svc-mail at relay.example.org:587"
+            ),
+            "{beside}"
+        );
+        assert!(
+            beside.contains(&format!("a change of {moved} needs the password again")),
+            "{beside}"
+        );
+        assert!(
+            beside.contains("On this page: enter the password again, or choose Anonymous"),
+            "{beside}"
+        );
+        assert!(t.contains("Nothing was saved: 1 problem(s)"), "{moved}");
+        // What was typed is kept; the password never appears.
+        assert!(t.contains(&format!(r#"value="{server}""#)), "{moved}");
+        assert!(!t.contains(secret));
+        let after = mailcert_binding::effective(&mut f.farm(), &Target::Farm, now()).unwrap();
+        assert_eq!(after.settings, before.settings, "{moved}: nothing changed");
+        let plan = mailcert_binding::plan(&mut f.farm(), &Target::Farm, now()).unwrap();
+        assert_eq!(plan.password.as_deref().map(String::as_str), Some(secret));
+    }
+
+    // Given again, the password moves with the new server.
+    let r = post(form(
+        "relay2.example.org",
+        "587",
+        "authenticated",
+        "new-secret-2",
+    ));
+    assert_eq!(r.status, 303, "{}", r.text());
+    let plan = mailcert_binding::plan(&mut f.farm(), &Target::Farm, now()).unwrap();
+    assert_eq!(plan.effective.settings.smtp_server, "relay2.example.org");
+    assert_eq!(
+        plan.password.as_deref().map(String::as_str),
+        Some("new-secret-2")
+    );
+
+    // Or the credentials are removed with the move.
+    let r = post(form("relay3.example.org", "587", "anonymous", ""));
+    assert_eq!(r.status, 303, "{}", r.text());
+    let e = mailcert_binding::effective(&mut f.farm(), &Target::Farm, now()).unwrap();
+    assert_eq!(e.settings.smtp_server, "relay3.example.org");
+    assert!(!e.settings.has_password && e.settings.smtp_user.is_none());
+}
+
 #[test]
 fn web_applications_fall_back_and_clear() {
     let f = farm_with_certs();

@@ -608,6 +608,16 @@ pub(crate) async fn webapp(
     }
 }
 
+/// What to do on this page about a broken rule whose message speaks in the CLI's terms.
+fn web_hint(rule: &str) -> Option<&'static str> {
+    match rule {
+        "password-follows-server" => Some(
+            "On this page: enter the password again, or choose Anonymous to remove the credentials.",
+        ),
+        _ => None,
+    }
+}
+
 enum Saved {
     Yes,
     No(Box<Loaded>, Vec<(Field, String)>),
@@ -626,11 +636,17 @@ async fn save(state: Shared, target: Target, form: AdminForm) -> Response {
         if errors.is_empty() {
             match mailcert_binding::set(farm, &t, change, now) {
                 Ok(_) => return Ok(Saved::Yes),
-                Err(e) if !e.violations().is_empty() => errors.extend(
-                    e.violations()
-                        .iter()
-                        .map(|viol| (viol.field, viol.message.clone())),
-                ),
+                Err(e) if !e.violations().is_empty() => {
+                    for viol in e.violations() {
+                        errors.push((
+                            viol.field,
+                            match web_hint(viol.rule) {
+                                Some(hint) => format!("{}. {hint}", viol.message),
+                                None => viol.message.clone(),
+                            },
+                        ));
+                    }
+                }
                 // The only reference `set` resolves is the certificate's.
                 Err(mailcert_binding::Error::Store(e))
                     if matches!(
