@@ -9,7 +9,7 @@ use axum::routing::{get, post};
 
 use crate::forms::MAX_BODY;
 use crate::html::{CSS, CSS_PATH};
-use crate::pages::{PageError, audit, certificates, settings, signin, webapps};
+use crate::pages::{PageError, audit, certificates, queue, settings, signin, webapps};
 use crate::state::Shared;
 
 /// Every page and form of Central Administration.
@@ -47,6 +47,17 @@ pub(crate) fn router(state: Shared) -> Router {
         .route("/settings/webapp/clear", post(settings::clear))
         .route("/settings/test", post(settings::test_connection))
         .route("/settings/send-test", post(settings::send_test))
+        .route("/queue", get(queue::list))
+        .route("/queue/retry-deferred", post(queue::retry_deferred))
+        .route(
+            "/queue/delete-failed",
+            get(queue::confirm_delete_failed).post(queue::delete_failed),
+        )
+        .route("/queue/{id}/retry", post(queue::retry))
+        .route(
+            "/queue/{id}/delete",
+            get(queue::confirm_delete).post(queue::delete),
+        )
         .route("/audit", get(audit::list))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))

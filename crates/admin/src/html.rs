@@ -20,13 +20,15 @@ pub(crate) enum Nav {
     WebApps,
     /// The farm's outgoing e-mail settings.
     FarmSettings,
+    /// This server's relay queue.
+    Queue,
     /// The audit log.
     Audit,
     /// Nothing highlighted (sign-in, errors).
     None,
 }
 
-const SECTIONS: [(Nav, &str, &str); 4] = [
+const SECTIONS: [(Nav, &str, &str); 5] = [
     (Nav::Certificates, "/certificates", "Certificates"),
     (Nav::WebApps, "/webapps", "Web applications"),
     (
@@ -34,6 +36,7 @@ const SECTIONS: [(Nav, &str, &str); 4] = [
         "/settings/farm",
         "Outgoing e-mail (farm)",
     ),
+    (Nav::Queue, "/queue", "Queue"),
     (Nav::Audit, "/audit", "Audit log"),
 ];
 
@@ -151,6 +154,35 @@ pub(crate) fn days_until(t: i64, now: i64) -> i64 {
     (t - now).div_euclid(86_400)
 }
 
+/// A size in bytes for people: `512 B`, `1.5 KiB`, `2.0 MiB`.
+pub(crate) fn size(bytes: u64) -> String {
+    const KIB: u64 = 1024;
+    const MIB: u64 = 1024 * 1024;
+    // Tenths, in integers: no float casts.
+    let tenths = |unit: u64| {
+        let t = bytes.saturating_mul(10) / unit;
+        format!("{}.{}", t / 10, t % 10)
+    };
+    if bytes < KIB {
+        format!("{bytes} B")
+    } else if bytes < MIB {
+        format!("{} KiB", tenths(KIB))
+    } else {
+        format!("{} MiB", tenths(MIB))
+    }
+}
+
+/// How far `t` lies after `now`, in words: `in 45 s`, `in 5 min`, `in 3 h`, `in 2 days`.
+pub(crate) fn from_now(t: i64, now: i64) -> String {
+    let d = t.saturating_sub(now).max(0);
+    match d {
+        0..60 => format!("in {d} s"),
+        60..3_600 => format!("in {} min", d / 60),
+        3_600..86_400 => format!("in {} h", d / 3_600),
+        _ => format!("in {} days", d / 86_400),
+    }
+}
+
 /// Percent-encodes a query value.
 pub(crate) fn query_value(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
@@ -221,5 +253,20 @@ mod tests {
         assert_eq!(days_until(86_400 * 3, 0), 3);
         assert_eq!(days_until(0, 1), -1);
         assert_eq!(query_value("https://a b/&x"), "https%3A%2F%2Fa+b%2F%26x");
+    }
+
+    #[test]
+    fn sizes_and_waits() {
+        assert_eq!(size(0), "0 B");
+        assert_eq!(size(1023), "1023 B");
+        assert_eq!(size(1536), "1.5 KiB");
+        assert_eq!(size(10 * 1024 * 1024 + 1), "10.0 MiB");
+        assert!(size(u64::MAX).ends_with(" MiB"));
+        assert_eq!(from_now(100, 100), "in 0 s");
+        assert_eq!(from_now(50, 100), "in 0 s");
+        assert_eq!(from_now(100 + 59, 100), "in 59 s");
+        assert_eq!(from_now(100 + 300, 100), "in 5 min");
+        assert_eq!(from_now(100 + 7_200, 100), "in 2 h");
+        assert_eq!(from_now(100 + 3 * 86_400, 100), "in 3 days");
     }
 }

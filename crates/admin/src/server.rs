@@ -64,6 +64,11 @@ pub struct ServeConfig {
     /// How long an HTTPS client has to complete the TLS handshake before its connection
     /// is closed ([`DEFAULT_TLS_HANDSHAKE_TIMEOUT`] by default).
     pub tls_handshake_timeout: Duration,
+    /// This server's relay spool (the queue of `mailcert relay` and `mailcert sendmail`),
+    /// shown on the Queue page and in the warnings of the Outgoing E-Mail Settings pages.
+    /// `None` (the default): the Queue page says no spool is configured. A spool file
+    /// that does not exist yet is an empty queue; the page never creates it.
+    pub spool: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for ServeConfig {
@@ -77,13 +82,14 @@ impl std::fmt::Debug for ServeConfig {
             .field("fixed_now", &self.fixed_now)
             .field("header_read_timeout", &self.header_read_timeout)
             .field("tls_handshake_timeout", &self.tls_handshake_timeout)
+            .field("spool", &self.spool)
             .finish()
     }
 }
 
 impl ServeConfig {
     /// Defaults for the farm at `db_path` with master key `key_path`: loopback port
-    /// 8080, plain HTTP, no tester, the system clock, the default timeouts.
+    /// 8080, plain HTTP, no tester, the system clock, the default timeouts, no spool.
     pub fn new(db_path: impl Into<PathBuf>, key_path: impl Into<PathBuf>) -> ServeConfig {
         ServeConfig {
             db_path: db_path.into(),
@@ -94,6 +100,7 @@ impl ServeConfig {
             fixed_now: None,
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             tls_handshake_timeout: DEFAULT_TLS_HANDSHAKE_TIMEOUT,
+            spool: None,
         }
     }
 }
@@ -291,6 +298,7 @@ pub async fn bind(cfg: ServeConfig) -> Result<Bound, AdminError> {
     let state = Arc::new(AppState {
         db_path: cfg.db_path,
         key_path: cfg.key_path,
+        spool_path: cfg.spool,
         sessions: SessionStore::default(),
         csrf: CsrfKey::generate()
             .map_err(|_| AdminError::Tls("the system random source failed".into()))?,

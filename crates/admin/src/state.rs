@@ -2,10 +2,11 @@
 //! and the test hook. The farm itself is opened per request on a blocking thread
 //! (a SQLite connection is not shared between threads).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+use mailcert_relay::{RelayError, Spool};
 use mailcert_store::Farm;
 
 use crate::auth::Throttle;
@@ -20,6 +21,8 @@ pub(crate) struct AppState {
     pub(crate) db_path: PathBuf,
     /// Its master key file.
     pub(crate) key_path: PathBuf,
+    /// This server's relay spool, if one is configured.
+    pub(crate) spool_path: Option<PathBuf>,
     /// Live sessions.
     pub(crate) sessions: SessionStore,
     /// Signs CSRF tokens.
@@ -97,6 +100,55 @@ where
             mailcert_store::os_user()
         ));
         f(&mut farm, now)
+    })
+    .await
+    .map_err(|e| PageError::Internal(format!("the request's worker thread failed: {e}")))?
+}
+
+/// The spool as a request finds it.
+#[derive(Debug)]
+pub(crate) enum Spooled<T> {
+    /// No spool is configured for this server.
+    NotConfigured,
+    /// The spool file does not exist (yet): an empty queue.
+    Missing(PathBuf),
+    /// The spool was open and the work done.
+    Done(PathBuf, T),
+}
+
+/// Opens the spool at `path` if its file exists; `Ok(None)` when it does not, so that
+/// looking at the queue never creates one.
+pub(crate) fn open_existing_spool(path: &Path) -> Result<Option<Spool>, RelayError> {
+    match std::fs::symlink_metadata(path) {
+        Ok(_) => Spool::open(path).map(Some),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(RelayError::Spool {
+            path: path.to_path_buf(),
+            problem: e.to_string(),
+        }),
+    }
+}
+
+/// Opens this server's spool on a blocking thread, if it is configured and exists, and
+/// runs `f` with it and the farm clock.
+pub(crate) async fn with_spool<T, F>(state: &Shared, f: F) -> Result<Spooled<T>, PageError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut Spool, i64) -> Result<T, RelayError> + Send + 'static,
+{
+    let Some(path) = state.spool_path.clone() else {
+        return Ok(Spooled::NotConfigured);
+    };
+    let now = state.now();
+    tokio::task::spawn_blocking(move || {
+        let failed = |e: RelayError| PageError::Internal(format!("the queue: {e}"));
+        match open_existing_spool(&path).map_err(failed)? {
+            None => Ok(Spooled::Missing(path)),
+            Some(mut spool) => {
+                let t = f(&mut spool, now).map_err(failed)?;
+                Ok(Spooled::Done(path, t))
+            }
+        }
     })
     .await
     .map_err(|e| PageError::Internal(format!("the request's worker thread failed: {e}")))?

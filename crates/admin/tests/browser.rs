@@ -253,7 +253,61 @@ async fn set_text(c: &Client, css: &str, value: &str) {
     e.send_keys(value).await.unwrap();
 }
 
-async fn journey(c: Client, f: &TestFarm, addr: SocketAddr, relay: &TestServer) {
+/// This server's spool, with the messages the test queued in it.
+struct Queue {
+    path: PathBuf,
+    deferred: String,
+    failed: String,
+    notification: String,
+}
+
+const INTRANET: &str = "https://intranet.contoso.test";
+
+/// A spool holding mail for the intranet (added during the journey; it uses the farm's
+/// settings): one deferred, one failed, and the notification of the failure.
+fn queue_for_intranet(path: &Path) -> Queue {
+    let t0 = now();
+    let deferred = queue_one(
+        path,
+        spool_message(
+            Some(INTRANET),
+            "intranet@contoso.test",
+            &["alice@example.org", "bob@example.org"],
+        ),
+        t0 - 3_600,
+    );
+    defer_one(
+        path,
+        &deferred,
+        t0 + 1_500,
+        "451 4.7.1 <alice@example.org>: Recipient address rejected: Greylisted, try again later",
+    );
+    let failed = queue_one(
+        path,
+        spool_message(
+            Some(INTRANET),
+            "intranet@contoso.test",
+            &["old-user@example.org"],
+        ),
+        t0 - 1_800,
+    );
+    fail_one(
+        path,
+        &failed,
+        "550 5.1.1 <old-user@example.org>: Recipient address rejected: User unknown",
+    );
+    let mut dsn = spool_message(Some(INTRANET), "", &["intranet@contoso.test"]);
+    dsn.is_dsn = true;
+    let notification = queue_one(path, dsn, t0 - 1_790);
+    Queue {
+        path: path.to_path_buf(),
+        deferred,
+        failed,
+        notification,
+    }
+}
+
+async fn journey(c: Client, f: &TestFarm, addr: SocketAddr, relay: &TestServer, q: &Queue) {
     let relay_port = relay.port().to_string();
     // Not signed in: any page sends the browser to sign-in.
     open(&c, "/settings/farm").await;
@@ -453,6 +507,68 @@ async fn journey(c: Client, f: &TestFarm, addr: SocketAddr, relay: &TestServer) 
     assert!(table.contains("Client RSA"), "{table}");
     shoot(&c, "webapps").await;
 
+    // The intranet sends with the farm's settings: its stuck mail is shown there.
+    open(
+        &c,
+        &format!(
+            "/settings/webapp?url={}",
+            INTRANET.replace(':', "%3A").replace('/', "%2F")
+        ),
+    )
+    .await;
+    let warning = text_of(&c, "#queue-warning").await;
+    assert!(warning.contains("1 deferred, 1 failed"), "{warning}");
+    assert!(
+        warning.contains("User unknown"),
+        "the newest reply: {warning}"
+    );
+    // Its link leads to the Queue page: every message, oldest first.
+    submit(&c, "#queue-warning a[href='/queue']").await;
+    assert_eq!(path_of(&c).await, "/queue");
+    let rows = c.find_all(Locator::Css("#queue tbody tr")).await.unwrap();
+    let mut ids = Vec::new();
+    for r in &rows {
+        ids.push(r.attr("data-id").await.unwrap().unwrap_or_default());
+    }
+    assert_eq!(
+        ids,
+        [q.deferred.clone(), q.failed.clone(), q.notification.clone()]
+    );
+    let deferred_row = format!("tr[data-id='{}']", q.deferred);
+    let text = text_of(&c, &deferred_row).await;
+    assert!(
+        text.contains("deferred") && text.contains("Greylisted"),
+        "{text}"
+    );
+    assert!(
+        text.contains("alice@example.org") && text.contains(INTRANET),
+        "{text}"
+    );
+    let text = text_of(&c, &format!("tr[data-id='{}']", q.notification)).await;
+    assert!(text.contains("delivery status notification"), "{text}");
+    shoot(&c, "queue").await;
+    // Retry: due now.
+    submit(&c, &format!("{deferred_row} button.retry")).await;
+    let flash = text_of(&c, ".flash.ok").await;
+    assert!(
+        flash.contains(&format!("Message {} is due now.", q.deferred)),
+        "{flash}"
+    );
+    let e = queued(&q.path, &q.deferred).unwrap();
+    assert!(e.next_attempt <= now(), "{e:?}");
+    // Delete asks first, then the message is gone.
+    submit(&c, &format!("tr[data-id='{}'] a.delete", q.failed)).await;
+    assert_eq!(path_of(&c).await, format!("/queue/{}/delete", q.failed));
+    assert!(text_of(&c, "#message").await.contains("User unknown"));
+    submit(&c, "form.panel button.danger").await;
+    let flash = text_of(&c, ".flash.ok").await;
+    assert!(
+        flash.contains(&format!("Deleted message {}", q.failed)),
+        "{flash}"
+    );
+    assert!(queued(&q.path, &q.failed).is_none());
+    assert!(queued(&q.path, &q.deferred).is_some());
+
     // Audit log, newest first.
     open(&c, "/audit").await;
     let audit = text_of(&c, "#audit").await;
@@ -542,10 +658,12 @@ async fn the_whole_job_in_headless_chromium() {
     .unwrap();
     // The sender trusts the relay through the farm's Root store.
     f.import("root-ca.cer", None, None, ImportOptions::default());
+    let queue = queue_for_intranet(&f.dir.path().join("spool.db"));
     let mut cfg = f.config();
     cfg.tester = Some(std::sync::Arc::new(mailcert_admin::SenderTester {
         timeout_secs: 10,
     }));
+    cfg.spool = Some(queue.path.clone());
     let server = Server::start(cfg);
     BASE.set(format!("http://{}", server.addr)).unwrap();
     let profile = tempfile::tempdir().unwrap();
@@ -557,7 +675,7 @@ async fn the_whole_job_in_headless_chromium() {
     // The session is closed (and Chromium quits) even when a check fails.
     let relay = std::sync::Arc::new(relay);
     let seen = relay.clone();
-    let outcome = tokio::spawn(async move { journey(c, &farm, addr, &seen).await }).await;
+    let outcome = tokio::spawn(async move { journey(c, &farm, addr, &seen, &queue).await }).await;
     let _ = client.close().await;
     drop(server);
     drop(driver);

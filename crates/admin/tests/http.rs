@@ -1536,3 +1536,405 @@ fn issue_8_the_session_cookie_is_named_after_the_port() {
     assert_eq!(get(b.addr, "/certificates", Some(&both)).status, 303);
     assert_eq!(get(a.addr, "/certificates", Some(&both)).status, 200);
 }
+
+/// A form POST with the CSRF token of the session.
+fn post_csrf(s: &Server, path: &str, session: &str, csrf: &str) -> Resp {
+    post_form(s.addr, path, session, &[("csrf", csrf)])
+}
+
+/// The page a 303 answer sends the browser to.
+fn follow(s: &Server, r: &Resp, session: &str) -> String {
+    assert_eq!(r.status, 303, "{}", r.text());
+    get(s.addr, r.header("location").unwrap(), Some(session)).text()
+}
+
+/// Issue #9: the Queue page lists every message of this server's spool, oldest first,
+/// with its state, settings, sender, recipients, size, attempts, next attempt, last reply
+/// (escaped) and time; Retry makes a message due now (a failed one deferred again),
+/// Delete asks first; "Retry all deferred" and "Delete all failed"; every POST needs the
+/// session's CSRF token.
+#[test]
+fn issue_9_the_queue_page_lists_retries_and_deletes() {
+    let f = TestFarm::with_password();
+    let spool = f.dir.path().join("spool.db");
+    let t0 = now();
+    let queued_id = queue_one(
+        &spool,
+        spool_message(None, "app@example.org", &["first@example.org"]),
+        t0 - 400,
+    );
+    let deferred = queue_one(
+        &spool,
+        spool_message(None, "app@example.org", &["a@example.org", "b@example.org"]),
+        t0 - 300,
+    );
+    defer_one(
+        &spool,
+        &deferred,
+        t0 + 1800,
+        "451 4.7.1 <greylisted> try again later",
+    );
+    let failed = queue_one(
+        &spool,
+        spool_message(None, "app@example.org", &["nobody@example.org"]),
+        t0 - 200,
+    );
+    fail_one(
+        &spool,
+        &failed,
+        "550 5.1.1 <nobody@example.org>: no such user",
+    );
+    let hr = queue_one(
+        &spool,
+        spool_message(
+            Some("https://hr.contoso.test"),
+            "hr@example.org",
+            &["boss@example.org"],
+        ),
+        t0 - 100,
+    );
+    defer_one(&spool, &hr, t0 + 7200, "421 4.3.2 busy");
+
+    let mut cfg = f.config();
+    cfg.spool = Some(spool.clone());
+    let s = Server::start(cfg);
+    let session = sign_in(s.addr);
+    let page = get(s.addr, "/queue", Some(&session));
+    assert_eq!(page.status, 200);
+    let t = page.text();
+    assert!(
+        t.contains(r#"<a class="active" href="/queue" aria-current="page">Queue</a>"#),
+        "{t}"
+    );
+    // Oldest first, each with its state.
+    let at = |id: &str| t.find(&format!(r#"data-id="{id}""#)).unwrap();
+    assert!(at(&queued_id) < at(&deferred) && at(&deferred) < at(&failed) && at(&failed) < at(&hr));
+    for (id, state) in [
+        (&queued_id, "queued"),
+        (&deferred, "deferred"),
+        (&failed, "failed"),
+        (&hr, "deferred"),
+    ] {
+        assert!(
+            t.contains(&format!(r#"data-id="{id}" data-state="{state}""#)),
+            "{id} {state}"
+        );
+    }
+    assert!(t.contains("1 queued") && t.contains("2 deferred") && t.contains("1 failed"));
+    // The deferred message's row: settings, recipients, size, attempts, times, reply.
+    let row = &t[at(&deferred)..at(&failed)];
+    assert!(
+        row.contains(r#"<a href="/settings/farm">Farm</a>"#),
+        "{row}"
+    );
+    assert!(row.contains("a@example.org<br>b@example.org"), "{row}");
+    let size = queued(&spool, &deferred).unwrap().size;
+    assert!(row.contains(&format!("{size} B")), "{row}");
+    assert!(row.contains("1 attempt<"), "attempts: {row}");
+    assert!(row.contains("queued "), "{row}");
+    assert!(
+        row.contains("in 29 min") || row.contains("in 30 min"),
+        "{row}"
+    );
+    assert!(
+        row.contains("451 4.7.1 &lt;greylisted&gt; try again later"),
+        "{row}"
+    );
+    assert!(!t.contains("<greylisted>"));
+    assert!(
+        row.contains(&format!(r#"action="/queue/{deferred}/retry""#)),
+        "{row}"
+    );
+    assert!(
+        row.contains(&format!(r#"href="/queue/{deferred}/delete""#)),
+        "{row}"
+    );
+    let hr_row = &t[at(&hr)..];
+    assert!(
+        hr_row.contains(r#"href="/settings/webapp?url=https%3A%2F%2Fhr.contoso.test""#),
+        "{hr_row}"
+    );
+    let failed_row = &t[at(&failed)..at(&hr)];
+    assert!(failed_row.contains("never (failed)"), "{failed_row}");
+    // A queued message is due anyway: Delete only.
+    let queued_row = &t[at(&queued_id)..at(&deferred)];
+    assert!(!queued_row.contains("/retry"), "{queued_row}");
+    assert!(t.contains("Retry all deferred") && t.contains("Delete all failed…"));
+    let csrf = csrf_of(&t);
+
+    // Retry: due now, still deferred.
+    let before = now();
+    let r = post_csrf(&s, &format!("/queue/{deferred}/retry"), &session, &csrf);
+    let after = now();
+    assert_eq!(r.header("location"), Some("/queue"));
+    let shown = follow(&s, &r, &session);
+    assert!(
+        shown.contains(&format!("Message {deferred} is due now.")),
+        "{shown}"
+    );
+    let e = queued(&spool, &deferred).unwrap();
+    assert!((before..=after).contains(&e.next_attempt), "{e:?}");
+    assert_eq!(e.state, mailcert_relay::State::Deferred);
+    assert_eq!(e.attempts, 1);
+    // A failed message retried is deferred again, due now.
+    let r = post_csrf(&s, &format!("/queue/{failed}/retry"), &session, &csrf);
+    assert_eq!(r.status, 303);
+    let e = queued(&spool, &failed).unwrap();
+    assert_eq!(e.state, mailcert_relay::State::Deferred);
+    assert!(e.next_attempt <= now());
+
+    // Without the session's CSRF token nothing happens.
+    let other = sign_in(s.addr);
+    let other_csrf = csrf_of(&get(s.addr, "/queue", Some(&other)).text());
+    for token in [None, Some(other_csrf.as_str())] {
+        for path in [
+            format!("/queue/{queued_id}/delete"),
+            format!("/queue/{hr}/retry"),
+            "/queue/retry-deferred".to_string(),
+            "/queue/delete-failed".to_string(),
+        ] {
+            let pairs: Vec<(&str, &str)> = token.iter().map(|t| ("csrf", *t)).collect();
+            let r = post_form(s.addr, &path, &session, &pairs);
+            assert_eq!(r.status, 403, "{path} {token:?}");
+        }
+    }
+    assert!(queued(&spool, &queued_id).is_some());
+    assert_eq!(queued(&spool, &hr).unwrap().next_attempt, t0 + 7200);
+
+    // Delete asks first, naming the message.
+    let confirm = get(
+        s.addr,
+        &format!("/queue/{queued_id}/delete"),
+        Some(&session),
+    );
+    assert_eq!(confirm.status, 200);
+    let c = confirm.text();
+    assert!(
+        c.contains(&format!(r#"action="/queue/{queued_id}/delete""#)),
+        "{c}"
+    );
+    assert!(c.contains("first@example.org") && c.contains("This cannot be undone."));
+    assert!(
+        queued(&spool, &queued_id).is_some(),
+        "asking deletes nothing"
+    );
+    let r = post_csrf(&s, &format!("/queue/{queued_id}/delete"), &session, &csrf);
+    let shown = follow(&s, &r, &session);
+    assert!(
+        shown.contains(&format!("Deleted message {queued_id} from the queue")),
+        "{shown}"
+    );
+    assert!(!shown.contains(&format!(r#"data-id="{queued_id}""#)));
+    assert!(queued(&spool, &queued_id).is_none());
+    // Gone already: said so, for the confirmation as for the POST.
+    let r = post_csrf(&s, &format!("/queue/{queued_id}/delete"), &session, &csrf);
+    assert!(follow(&s, &r, &session).contains("is not in the queue"));
+    let r = get(
+        s.addr,
+        &format!("/queue/{queued_id}/delete"),
+        Some(&session),
+    );
+    assert!(follow(&s, &r, &session).contains("is not in the queue"));
+    // Not a queue id at all.
+    assert_eq!(
+        get(s.addr, "/queue/not-an-id/delete", Some(&session)).status,
+        404
+    );
+    assert_eq!(
+        post_csrf(&s, "/queue/zz/retry", &session, &csrf).status,
+        404
+    );
+
+    // Retry all deferred: the one still waiting is due now.
+    let r = post_csrf(&s, "/queue/retry-deferred", &session, &csrf);
+    let shown = follow(&s, &r, &session);
+    assert!(
+        shown.contains("1 deferred message(s) are due now."),
+        "{shown}"
+    );
+    assert!(queued(&spool, &hr).unwrap().next_attempt <= now());
+    let r = post_csrf(&s, "/queue/retry-deferred", &session, &csrf);
+    assert!(follow(&s, &r, &session).contains("No deferred message was waiting"));
+
+    // Delete all failed, after a confirmation listing them; the others stay.
+    let r = get(s.addr, "/queue/delete-failed", Some(&session));
+    assert!(follow(&s, &r, &session).contains("No message has failed"));
+    fail_one(&spool, &failed, "554 5.7.1 refused for good");
+    let confirm = get(s.addr, "/queue/delete-failed", Some(&session));
+    assert_eq!(confirm.status, 200);
+    let c = confirm.text();
+    assert!(c.contains(&format!(r#"data-id="{failed}""#)), "{c}");
+    assert!(c.contains("554 5.7.1 refused for good"));
+    assert!(!c.contains(&format!(r#"data-id="{hr}""#)));
+    let r = post_csrf(&s, "/queue/delete-failed", &session, &csrf);
+    let shown = follow(&s, &r, &session);
+    assert!(shown.contains("Deleted 1 failed message(s)"), "{shown}");
+    assert!(queued(&spool, &failed).is_none());
+    assert!(queued(&spool, &deferred).is_some() && queued(&spool, &hr).is_some());
+}
+
+/// Issue #9: a spool file that does not exist is an empty queue, and neither the page
+/// nor its actions create it; a server without a spool says so.
+#[test]
+fn issue_9_a_missing_spool_is_an_empty_queue_and_is_never_created() {
+    let f = TestFarm::with_password();
+    let dir = f.dir.path().join("state");
+    let spool = dir.join("spool.db");
+    let mut cfg = f.config();
+    cfg.spool = Some(spool.clone());
+    let s = Server::start(cfg);
+    let session = sign_in(s.addr);
+    let page = get(s.addr, "/queue", Some(&session));
+    assert_eq!(page.status, 200);
+    let t = page.text();
+    assert!(
+        t.contains("The queue is empty.") && t.contains("not created yet"),
+        "{t}"
+    );
+    assert!(t.contains("0 queued") && !t.contains("Retry all deferred"));
+    let csrf = csrf_of(&t);
+    let r = post_csrf(&s, "/queue/retry-deferred", &session, &csrf);
+    assert!(follow(&s, &r, &session).contains("No deferred message was waiting"));
+    let r = post_csrf(&s, "/queue/delete-failed", &session, &csrf);
+    assert!(follow(&s, &r, &session).contains("nothing was deleted"));
+    let r = post_csrf(&s, "/queue/0123456789ABCDEF/retry", &session, &csrf);
+    assert!(follow(&s, &r, &session).contains("is not in the queue"));
+    let r = get(s.addr, "/queue/0123456789ABCDEF/delete", Some(&session));
+    assert!(follow(&s, &r, &session).contains("is not in the queue"));
+    let settings = get(s.addr, "/settings/farm", Some(&session)).text();
+    assert!(!settings.contains("queue-warning"));
+    assert!(!dir.exists(), "nothing created");
+
+    let s = Server::start(f.config());
+    let session = sign_in(s.addr);
+    let t = get(s.addr, "/queue", Some(&session)).text();
+    assert!(t.contains("No queue is configured for this server."), "{t}");
+    let csrf = csrf_of(&t);
+    let r = post_csrf(&s, "/queue/retry-deferred", &session, &csrf);
+    assert!(follow(&s, &r, &session).contains("No queue is configured"));
+}
+
+/// Issue #9: the Outgoing E-Mail Settings pages warn when mail sent with their settings
+/// is deferred or failed, with the last reply and a link to the Queue page. The farm's
+/// settings send for web applications without settings of their own too.
+#[test]
+fn issue_9_settings_pages_warn_of_deferred_and_failed_mail() {
+    let f = farm_with_certs();
+    let spool = f.dir.path().join("spool.db");
+    let mut cfg = f.config();
+    cfg.spool = Some(spool.clone());
+    let s = Server::start(cfg);
+    let session = sign_in(s.addr);
+    let csrf = csrf_of(&get(s.addr, "/webapps", Some(&session)).text());
+    let r = post_form(
+        s.addr,
+        "/settings/farm",
+        &session,
+        &settings_form(&csrf, "starttls", ""),
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    for url in ["https://hr.contoso.test", "https://intranet.contoso.test"] {
+        let r = post_form(
+            s.addr,
+            "/webapps/add",
+            &session,
+            &[("csrf", &csrf), ("url", url)],
+        );
+        assert_eq!(r.status, 303);
+    }
+    // HR has settings of its own; the intranet uses the farm's.
+    let mut form = settings_form(&csrf, "starttls", "");
+    form.retain(|(k, _)| *k != "smtp_server");
+    form.extend([
+        ("url", "https://hr.contoso.test"),
+        ("smtp_server", "hr-relay.example.org"),
+    ]);
+    assert_eq!(
+        post_form(s.addr, "/settings/webapp", &session, &form).status,
+        303
+    );
+    let farm_href = "/settings/farm";
+    let hr_href = "/settings/webapp?url=https%3A%2F%2Fhr.contoso.test";
+    let intranet_href = "/settings/webapp?url=https%3A%2F%2Fintranet.contoso.test";
+    let warning = |href: &str| {
+        let t = get(s.addr, href, Some(&session)).text();
+        t.find(r#"id="queue-warning""#).map(|at| {
+            let start = t[..at].rfind("<div").unwrap();
+            let end = at + t[at..].find("</div>").unwrap();
+            t[start..end].to_string()
+        })
+    };
+    // Only queued mail: nothing to warn of.
+    let t0 = now();
+    let fresh = queue_one(
+        &spool,
+        spool_message(None, "app@example.org", &["x@example.org"]),
+        t0,
+    );
+    assert_eq!(warning(farm_href), None);
+
+    let farm_msg = queue_one(
+        &spool,
+        spool_message(None, "app@example.org", &["y@example.org"]),
+        t0 - 300,
+    );
+    defer_one(&spool, &farm_msg, t0 + 600, "451 farm relay says later");
+    let intranet_msg = queue_one(
+        &spool,
+        spool_message(
+            Some("https://intranet.contoso.test"),
+            "intranet@example.org",
+            &["z@example.org"],
+        ),
+        t0 - 100,
+    );
+    defer_one(&spool, &intranet_msg, t0 + 600, "421 4.3.2 <busy> intranet");
+    let hr_msg = queue_one(
+        &spool,
+        spool_message(
+            Some("https://hr.contoso.test"),
+            "hr@example.org",
+            &["w@example.org"],
+        ),
+        t0 - 200,
+    );
+    fail_one(&spool, &hr_msg, "550 5.7.1 hr refused");
+
+    let w = warning(farm_href).expect("a warning on the farm's page");
+    assert!(w.contains(r#"class="flash warn""#), "{w}");
+    assert!(w.contains("2 deferred, 0 failed"), "{w}");
+    assert!(
+        w.contains("Last reply: <span class=\"mono\">421 4.3.2 &lt;busy&gt; intranet</span>"),
+        "{w}"
+    );
+    assert!(
+        w.contains(r#"<a href="/queue">Open the Queue page</a>"#),
+        "{w}"
+    );
+    let w = warning(hr_href).expect("a warning on HR's page");
+    assert!(w.contains(r#"class="flash error""#), "{w}");
+    assert!(
+        w.contains("0 deferred, 1 failed") && w.contains("550 5.7.1 hr refused"),
+        "{w}"
+    );
+    let w = warning(intranet_href).expect("a warning on the intranet's page");
+    assert!(
+        w.contains("1 deferred, 0 failed") && w.contains("intranet"),
+        "{w}"
+    );
+    // Also on the page shown again after a refused save.
+    let mut bad = settings_form(&csrf, "starttls", "");
+    bad.retain(|(k, _)| *k != "from_address");
+    bad.push(("from_address", "not an address"));
+    let r = post_form(s.addr, "/settings/farm", &session, &bad);
+    assert_eq!(r.status, 422);
+    assert!(r.text().contains(r#"id="queue-warning""#));
+
+    // Delivered or deleted: the warnings go.
+    let mut sp = mailcert_relay::Spool::open(&spool).unwrap();
+    sp.delete(&[farm_msg, intranet_msg, hr_msg]).unwrap();
+    for href in [farm_href, hr_href, intranet_href] {
+        assert_eq!(warning(href), None, "{href}");
+    }
+    assert!(queued(&spool, &fresh).is_some());
+}

@@ -2,6 +2,7 @@
 
 pub(crate) mod audit;
 pub(crate) mod certificates;
+pub(crate) mod queue;
 pub(crate) mod settings;
 pub(crate) mod signin;
 pub(crate) mod webapps;

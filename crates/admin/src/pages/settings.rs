@@ -2,8 +2,10 @@
 //! fields, the client certificate drop-down (eligible End Entity certificates only), and
 //! the test buttons. Saving calls `mailcert_binding::set`, so the rules of
 //! `mailcert smtp set` apply; a broken rule is shown beside its field with the user's
-//! input kept, and nothing changes.
+//! input kept, and nothing changes. When this server's queue holds deferred or failed
+//! mail sent with the settings shown, a warning with the last reply links to the Queue.
 
+use std::path::Path;
 use std::str::FromStr;
 
 use axum::extract::{Query, State};
@@ -20,6 +22,7 @@ use zeroize::Zeroizing;
 use crate::auth::Admin;
 use crate::forms::{AdminForm, FormData};
 use crate::html::{Nav, csrf_field, date, field_errors, page};
+use crate::pages::queue::{QueueNote, note_for, warning as queue_warning};
 use crate::pages::webapps::settings_href;
 use crate::pages::{PageError, error_flash, flash_redirect};
 use crate::session::{Flash, FlashKind};
@@ -201,6 +204,8 @@ struct Loaded {
     own: bool,
     /// The certificates the drop-down offers.
     options: Vec<CertRecord>,
+    /// What this server's queue holds for these settings.
+    queue: QueueNote,
 }
 
 impl Loaded {
@@ -236,7 +241,12 @@ fn eligible(farm: &mut Farm, now: i64) -> mailcert_store::Result<Vec<CertRecord>
     })
 }
 
-fn load(farm: &mut Farm, target: &Target, now: i64) -> Result<Loaded, PageError> {
+fn load(
+    farm: &mut Farm,
+    target: &Target,
+    spool: Option<&Path>,
+    now: i64,
+) -> Result<Loaded, PageError> {
     let effective = match mailcert_binding::effective(farm, target, now) {
         Ok(e) => Some(e),
         Err(mailcert_binding::Error::NoSettings { .. }) => None,
@@ -251,6 +261,7 @@ fn load(farm: &mut Farm, target: &Target, now: i64) -> Result<Loaded, PageError>
         effective,
         own,
         options: eligible(farm, now)?,
+        queue: note_for(farm, target, spool, now),
     })
 }
 
@@ -404,6 +415,7 @@ fn settings_page(admin: &Admin, v: &View<'_>) -> Markup {
                     }
                 }
             }
+            (queue_warning(&v.loaded.queue))
             @if let Some(e) = effective.filter(|e| !e.problems.is_empty()) {
                 div.flash.error role="alert" {
                     strong { "The certificate binding has a problem:" }
@@ -567,7 +579,11 @@ fn settings_page(admin: &Admin, v: &View<'_>) -> Markup {
 
 async fn show(state: Shared, admin: Admin, target: Target) -> Response {
     let t = target.clone();
-    let loaded = with_farm(&state, move |farm, now| load(farm, &t, now)).await;
+    let spool = state.spool_path.clone();
+    let loaded = with_farm(&state, move |farm, now| {
+        load(farm, &t, spool.as_deref(), now)
+    })
+    .await;
     match loaded {
         Ok(l) => {
             let values = l
@@ -630,8 +646,9 @@ async fn save(state: Shared, target: Target, form: AdminForm) -> Response {
     drop(data);
     let t = target.clone();
     let v = values.clone();
+    let spool = state.spool_path.clone();
     let r = with_farm(&state, move |farm, now| {
-        let loaded = load(farm, &t, now)?;
+        let loaded = load(farm, &t, spool.as_deref(), now)?;
         let (change, mut errors) = build_change(&v, password, &loaded.stored());
         if errors.is_empty() {
             match mailcert_binding::set(farm, &t, change, now) {

@@ -122,6 +122,53 @@ impl TestFarm {
     }
 }
 
+/// A message for the relay's spool, from `from` to `to`, delivered with `webapp`'s
+/// settings (`None`: the farm's).
+pub(crate) fn spool_message(
+    webapp: Option<&str>,
+    from: &str,
+    to: &[&str],
+) -> mailcert_relay::NewMessage {
+    mailcert_relay::NewMessage {
+        webapp: webapp.map(str::to_string),
+        mail_from: from.to_string(),
+        recipients: to.iter().map(|t| t.to_string()).collect(),
+        data: format!("From: {from}\r\nSubject: queued\r\n\r\nhello\r\n").into_bytes(),
+        is_dsn: false,
+    }
+}
+
+/// Queues one message in the spool at `path`, accepted at `at`; its id.
+pub(crate) fn queue_one(path: &Path, message: mailcert_relay::NewMessage, at: i64) -> String {
+    let mut spool = mailcert_relay::Spool::open(path).unwrap();
+    spool.insert(&[message], at).unwrap().remove(0)
+}
+
+/// A temporary failure of message `id`: deferred until `next_attempt` with `reply`.
+pub(crate) fn defer_one(path: &Path, id: &str, next_attempt: i64, reply: &str) {
+    let mut spool = mailcert_relay::Spool::open(path).unwrap();
+    let pending = spool.get(id).unwrap().unwrap().entry.recipients;
+    spool
+        .defer(id, &pending, next_attempt, reply, None, now())
+        .unwrap();
+}
+
+/// A permanent failure of message `id` with `reply`.
+pub(crate) fn fail_one(path: &Path, id: &str, reply: &str) {
+    let mut spool = mailcert_relay::Spool::open(path).unwrap();
+    let failed = spool.get(id).unwrap().unwrap().entry.recipients;
+    spool.fail(id, &failed, reply, None, now()).unwrap();
+}
+
+/// Message `id` of the spool at `path` as listed, if it is there.
+pub(crate) fn queued(path: &Path, id: &str) -> Option<mailcert_relay::Entry> {
+    mailcert_relay::Spool::open(path)
+        .unwrap()
+        .get(id)
+        .unwrap()
+        .map(|c| c.entry)
+}
+
 /// A running server, stopped when dropped.
 pub(crate) struct Server {
     pub(crate) addr: SocketAddr,

@@ -71,6 +71,9 @@ pub(crate) fn run(g: &Globals, cmd: AdminCommand) -> Result<u8> {
                 _ => None,
             };
             cfg.tester = Some(Arc::new(SenderTester { timeout_secs: 30 }));
+            // The Queue page shows this server's spool; without a place for it (no
+            // --spool, MAILCERT_SPOOL or HOME) the page says none is configured.
+            cfg.spool = context::spool_path(g.spool.clone()).ok();
             if std::env::var_os("MAILCERT_NOW").is_some() {
                 cfg.fixed_now = Some(context::now()?);
             }
