@@ -35,7 +35,7 @@ for t in "${TARGETS[@]}"; do
         -rss_limit_mb=2048 -timeout=30 >"logs/$t.log" 2>&1; then
         # libFuzzer's last line: "Done N runs in S second(s)"; the status line before it
         # ("#N DONE cov: ... exec/s: ...") carries the rate.
-        grep -E '^#[0-9]+ +DONE|^Done ' "logs/$t.log" | sed 's/^/   /' || true
+        grep -E '^#[0-9]+[[:space:]]+DONE|^Done ' "logs/$t.log" | sed 's/^/   /' || true
     else
         echo "   CRASH or failure in $t; last lines of logs/$t.log:"
         tail -n 30 "logs/$t.log" | sed 's/^/   /'
