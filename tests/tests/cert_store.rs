@@ -599,10 +599,10 @@ fn bad_input_is_reported_and_changes_nothing() {
                 "--key",
                 "client-rsa.legacy-enc.key",
                 "--password-file",
-                "password.txt",
+                &wrong,
             ],
             "client-rsa.legacy-enc.key",
-            "Proc-Type",
+            "wrong password",
         ),
         (
             vec!["openssl3-default.pfx"],

@@ -208,7 +208,11 @@ impl Spool {
         })?;
         conn.busy_timeout(Duration::from_secs(30))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", if full_sync { "FULL" } else { "NORMAL" })?;
+        conn.pragma_update(
+            None,
+            "synchronous",
+            if full_sync { "FULL" } else { "NORMAL" },
+        )?;
         conn.execute_batch(SCHEMA)?;
         Ok(Spool {
             conn,
