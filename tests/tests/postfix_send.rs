@@ -141,7 +141,7 @@ fn rsa_identity_and_several_messages_over_one_connection() {
         .unwrap();
         files.push(p.to_str().unwrap().to_string());
     }
-    let mut args = vec!["send", "--webapp", APP, "--message"];
+    let mut args = vec!["send", "--webapp", APP, "--connections", "1", "--message"];
     args.extend(files.iter().map(String::as_str));
     let r = f.run(&args);
     assert_eq!(r.code, 0, "{r:?}");
