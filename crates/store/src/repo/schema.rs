@@ -84,4 +84,10 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         ON smtp_settings ((web_application_id IS NULL)) WHERE web_application_id IS NULL;
     CREATE INDEX smtp_settings_certificate ON smtp_settings (certificate_sha1);
     "#,
+    // 3: the name an Exchange Online inbound connector expects in the client
+    // certificate (TlsSenderCertificateName), stored with the settings and checked by
+    // `smtp test`, `health` and the web page.
+    r#"
+    ALTER TABLE smtp_settings ADD COLUMN tls_sender_name TEXT;
+    "#,
 ];
