@@ -50,6 +50,8 @@ pub struct Imported {
 pub struct ImportReport {
     /// The leaf.
     pub leaf: Imported,
+    /// The pending request whose key the leaf was paired with (and which was consumed).
+    pub request: Option<crate::repo::RequestRecord>,
     /// The certificates that came with it.
     pub chain: Vec<Imported>,
     /// With `replace`: the certificates renewed, and the bindings moved from each.
@@ -65,11 +67,30 @@ pub(crate) fn key_aad(sha1: &str) -> Vec<u8> {
 pub fn import_bundle(
     farm: &mut Farm,
     path: &Path,
-    bundle: Bundle,
+    mut bundle: Bundle,
     opts: &ImportOptions,
     now: i64,
 ) -> Result<ImportReport> {
     let leaf_facts = crate::facts::cert_facts(path, &bundle.leaf)?;
+    // A certificate that arrives without a key may be the answer to a pending request:
+    // then it gets that request's key, friendly name and exportability.
+    let pairing = match &bundle.key {
+        None => crate::lifecycle::request::pairing_for(farm, path, &bundle.leaf)?,
+        Some(_) => None,
+    };
+    let mut opts = opts.clone();
+    let request = match pairing {
+        Some(p) => {
+            bundle.key = Some(p.key);
+            opts.exportable |= p.request.exportable;
+            if opts.friendly_name.is_none() {
+                opts.friendly_name = p.request.friendly_name.clone();
+            }
+            Some(p.request)
+        }
+        None => None,
+    };
+    let opts = &opts;
     let mut chain_facts = Vec::with_capacity(bundle.others.len());
     for der in &bundle.others {
         chain_facts.push((crate::facts::cert_facts(path, der)?, der));
@@ -178,13 +199,60 @@ pub fn import_bundle(
             };
             chain.push(imported);
         }
-        let replaced = if opts.replace {
+        let mut replaced = if opts.replace {
             take_over_bindings(tx, &leaf.record, now)?
         } else {
             Vec::new()
         };
+        if let Some(r) = &request {
+            // Consumed in this transaction: a concurrent import of the same certificate
+            // finds it gone and rolls back.
+            if !tx.delete_request(&r.key_id)? {
+                return Err(crate::error::Error::Rejected {
+                    rule: "certificate-request",
+                    message: format!(
+                        "the pending request {} was consumed by another import meanwhile",
+                        r.key_id
+                    ),
+                });
+            }
+            tx.audit(
+                now,
+                "request-complete",
+                &leaf_facts.describe(),
+                &format!("paired with pending request {} and its key", r.key_id),
+            )?;
+            if let Some(old_sha1) = &r.renews {
+                let already = replaced
+                    .iter()
+                    .any(|(o, _): &(CertRecord, Vec<String>)| &o.facts.thumbprint_sha1 == old_sha1);
+                if let (false, Some(old)) = (already, tx.by_sha1(old_sha1)?) {
+                    if old.id != leaf.record.id
+                        && !tx.bindings(Some(&old.facts.thumbprint_sha1))?.is_empty()
+                    {
+                        crate::manage::require_eligible(&leaf.record, now).map_err(|e| {
+                            match e {
+                                crate::error::Error::Rejected { message, .. } => {
+                                    crate::error::Error::Rejected {
+                                        rule: "renewal",
+                                        message: format!(
+                                            "{message}; the bindings of {} stay as they are and nothing was imported",
+                                            old.facts.describe()
+                                        ),
+                                    }
+                                }
+                                other => other,
+                            }
+                        })?;
+                        let moved = crate::manage::switch_in(tx, &old, &leaf.record, "renew", now)?;
+                        replaced.push((old, moved));
+                    }
+                }
+            }
+        }
         Ok(ImportReport {
             leaf,
+            request: request.clone(),
             chain,
             replaced,
         })

@@ -32,6 +32,11 @@ impl fmt::Debug for PrivateKey {
 }
 
 impl PrivateKey {
+    /// Wraps a PKCS#8 DER key already in the normal form (a request's generated key).
+    pub(crate) fn from_pkcs8(pkcs8: Zeroizing<Vec<u8>>) -> PrivateKey {
+        PrivateKey { pkcs8 }
+    }
+
     /// The PKCS#8 DER. Named so that every use of the secret stands out in review.
     pub fn dangerously_expose_pkcs8_der(&self) -> &[u8] {
         &self.pkcs8

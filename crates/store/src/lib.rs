@@ -11,6 +11,7 @@ mod export;
 mod facts;
 mod import;
 mod key;
+mod lifecycle;
 mod manage;
 mod model;
 mod parse;
@@ -27,6 +28,13 @@ pub use export::{ExportFormat, ExportRequest, Exported, PfxEncryption, export, o
 pub use facts::{cert_facts, thumbprints};
 pub use import::{ImportOptions, ImportReport, Imported, Outcome, import_bundle};
 pub use key::PrivateKey;
+pub use lifecycle::request::{
+    RequestSpec, new_request, remove_request, renew, request, requests,
+};
+pub use lifecycle::settings::{
+    CertificateSettings, ContactChange, Curve, Hash, KeyAlgorithm, RSA_KEY_SIZES,
+    certificate_settings, change_contacts, contacts, update_certificate_settings,
+};
 pub use manage::{Changed, move_to, remove, rename, require_eligible, switch};
 pub use model::{CertFacts, KeyType, StoreName, UnknownStore, eku_name};
 pub use model::{OID_ANY_EKU, OID_CLIENT_AUTH, OID_SERVER_AUTH};
@@ -34,8 +42,8 @@ pub use parse::{Bundle, Input, MAX_INPUT_BYTES, parse_bundle};
 pub use repo::Tx;
 pub use repo::os_user;
 pub use repo::{
-    AuditEntry, BindingRef, CertFilter, CertRecord, Farm, InitOutcome, NewCert, Scope, SettingsRow,
-    WebAppRow,
+    AuditEntry, BindingRef, CertFilter, CertRecord, Farm, InitOutcome, NewCert, RequestRecord,
+    Scope, SettingsRow, WebAppRow,
 };
 pub use secret::{MASTER_KEY_LEN, MasterKey};
 pub use server_identity::{ServerIdentity, server_identity};

@@ -4,6 +4,7 @@
 mod bindings;
 mod certs;
 pub use certs::Tx;
+mod requests;
 mod schema;
 
 use std::cell::OnceCell;
@@ -18,6 +19,8 @@ use crate::secret::MasterKey;
 
 pub use bindings::{BindingRef, Scope, SettingsRow, WebAppRow};
 pub use certs::{AuditEntry, CertFilter, CertRecord, NewCert, os_user};
+pub(crate) use requests::NewRequest;
+pub use requests::RequestRecord;
 
 /// How long a writer waits for another process's transaction before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);

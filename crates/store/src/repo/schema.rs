@@ -90,4 +90,41 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE smtp_settings ADD COLUMN tls_sender_name TEXT;
     "#,
+    // 4: certificate lifecycle (issue #10): pending requests with their keys sealed under
+    // the master key, the farm's certificate settings (thresholds and request defaults),
+    // notification contacts, and when each health finding was last mailed.
+    r#"
+    CREATE TABLE certificate_requests (
+        id                INTEGER PRIMARY KEY,
+        key_id            TEXT NOT NULL UNIQUE,
+        common_name       TEXT NOT NULL,
+        subject           TEXT NOT NULL,
+        alternative_names TEXT NOT NULL,
+        key_type          TEXT NOT NULL,
+        hash              TEXT NOT NULL,
+        friendly_name     TEXT,
+        exportable        INTEGER NOT NULL,
+        renews_sha1       TEXT,
+        spki              BLOB NOT NULL,
+        csr_pem           TEXT NOT NULL,
+        sealed_key        BLOB NOT NULL,
+        created_at        INTEGER NOT NULL
+    );
+    CREATE INDEX certificate_requests_renews ON certificate_requests (renews_sha1);
+    CREATE TABLE certificate_settings (
+        id            INTEGER PRIMARY KEY CHECK (id = 1),
+        value         TEXT NOT NULL,
+        updated_at    INTEGER NOT NULL
+    );
+    CREATE TABLE notification_contacts (
+        address    TEXT PRIMARY KEY COLLATE NOCASE,
+        added_at   INTEGER NOT NULL
+    );
+    CREATE TABLE notification_state (
+        thumbprint TEXT NOT NULL,
+        rule       TEXT NOT NULL,
+        last_sent  INTEGER NOT NULL,
+        PRIMARY KEY (thumbprint, rule)
+    );
+    "#,
 ];
