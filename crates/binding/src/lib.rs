@@ -7,11 +7,16 @@
 //! [`settings::validate`] and is one transaction with its audit lines.
 
 mod error;
+mod health;
 mod service;
 mod settings;
 mod webapp;
 
 pub use error::{Error, Field, Result, Violation};
+pub use health::{
+    HEALTH_RULES, HealthFinding, HealthReport, Severity, due_notifications, health,
+    notification_text, record_notified,
+};
 pub use service::{
     Effective, SendPlan, Source, Target, add_webapp, clear, effective, host_name, list_webapps,
     plan, remove_webapp, set,

@@ -131,6 +131,21 @@ pub(crate) enum Command {
     /// This server's mail queue (the relay's spool).
     #[command(subcommand)]
     Queue(QueueCommand),
+    /// Certificate settings (thresholds, request defaults) and notification contacts.
+    #[command(subcommand)]
+    Settings(SettingsCommand),
+    /// Certificate health rules over the bound certificates; exit 3 when any fires.
+    #[command(
+        after_help = "RULES:\n  no-contacts          warning    certificates are bound but nobody is notified\n  upcoming-expiration  attention  a bound certificate expires within attention-days (60)\n  about-to-expire      warning    a bound certificate expires within warning-days (15)\n  expired              error      a bound certificate expired (reported for error-days, 15)\n  binding-broken       error      a bound certificate removed, moved or otherwise ineligible\n\nThe clock is MAILCERT_NOW when set (to see what breaks on a date).\n--notify mails the findings to the notification contacts through the farm's outgoing\ne-mail settings, at most once a day per certificate and rule (run it from a timer).\n\nEXIT CODES:\n  0  healthy\n  3  a rule fired\n  5  --notify could not deliver the notification (it is part of the report)"
+    )]
+    Health {
+        /// Mail the findings not mailed within the last day to the notification contacts.
+        #[arg(long)]
+        notify: bool,
+        /// Seconds each SMTP step of the notification may take.
+        #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=600))]
+        timeout: u64,
+    },
     /// Who changed which certificate, setting or binding, newest first.
     Audit {
         /// Only entries since TIME: RFC 3339 (2026-11-28T10:00:00Z), a date (2026-11-28),
@@ -520,6 +535,212 @@ pub(crate) enum CertCommand {
         /// The new friendly name.
         new_friendly_name: String,
     },
+    /// Certificate requests (New-SPCertificate): a key made and sealed in the farm, and a
+    /// PKCS#10 request (CSR) for a CA to sign.
+    #[command(subcommand)]
+    Request(RequestCommand),
+    /// Renew a certificate (Renew-SPCertificate): a request with its subject and
+    /// alternative names; importing the signed certificate takes over its bindings.
+    #[command(
+        after_help = "The new key is of the same kind as the old one (RSA of the same size, or the same curve)
+unless --same-key keeps the old key. Importing the signed certificate (mailcert cert import)
+pairs it with the request's key and moves every binding of REF to it, in one transaction;
+REF stays in its store until you remove it.
+
+EXAMPLE:
+  mailcert cert renew name:relay-2026 --out relay-2027.csr
+  openssl x509 -req -in relay-2027.csr -CA ca.pem -CAkey ca.key -days 365 -copy_extensions copy -out relay-2027.pem
+  mailcert cert import relay-2027.pem"
+    )]
+    Renew {
+        /// Certificate reference.
+        reference: String,
+        /// Write the CSR (PEM) here instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Keep the certificate's key instead of making a new one.
+        #[arg(long)]
+        same_key: bool,
+    },
+}
+
+/// `mailcert cert request`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum RequestCommand {
+    /// Make a new key (sealed in the farm at once, never written in clear) and a CSR.
+    #[command(
+        after_help = "Defaults for the subject fields, key and hash come from `mailcert settings`.
+The request asks for Client Authentication and digitalSignature; a common name that
+is a fully qualified DNS name is also put first among the alternative names.
+Import the signed certificate with `mailcert cert import FILE` (PEM, DER or P7B): it is
+paired with the request's key and goes to End Entity.
+
+EXAMPLES:
+  mailcert cert request new --common-name relay-client.contoso.com --out relay.csr
+  mailcert cert request new --common-name relay-client --key-algorithm ecc --elliptic-curve p384"
+    )]
+    New {
+        /// The subject's common name (CN).
+        #[arg(long, value_name = "CN")]
+        common_name: String,
+        /// A DNS name or IP address for the Subject Alternative Name (repeatable).
+        #[arg(long, value_name = "NAME")]
+        alternative_name: Vec<String>,
+        /// Organization (O).
+        #[arg(long, value_name = "O")]
+        organization: Option<String>,
+        /// Organizational unit (OU).
+        #[arg(long, value_name = "OU")]
+        organizational_unit: Option<String>,
+        /// Locality or city (L).
+        #[arg(long, value_name = "L")]
+        locality: Option<String>,
+        /// State or province (ST).
+        #[arg(long, value_name = "S")]
+        state: Option<String>,
+        /// Two-letter country code (C).
+        #[arg(long, value_name = "CC")]
+        country: Option<String>,
+        /// rsa or ecc.
+        #[arg(long, value_name = "ALG")]
+        key_algorithm: Option<KeyAlgorithmArg>,
+        /// RSA key size: 2048, 3072 or 4096.
+        #[arg(long, value_name = "BITS")]
+        key_size: Option<u32>,
+        /// ECC curve: p256 or p384.
+        #[arg(long, value_name = "CURVE")]
+        elliptic_curve: Option<CurveArg>,
+        /// Signature hash: sha256, sha384 or sha512 (ECC keys use their curve's).
+        #[arg(long, value_name = "HASH")]
+        hash: Option<HashArg>,
+        /// Friendly name the certificate gets when it is imported.
+        #[arg(long, value_name = "NAME")]
+        friendly_name: Option<String>,
+        /// Allow the key to be exported once the certificate is imported.
+        #[arg(long)]
+        exportable: bool,
+        /// Write the CSR (PEM) here instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// The pending requests.
+    List,
+    /// One pending request, with its CSR.
+    Show {
+        /// Key id (SHA-1 of the public key) or a unique prefix of 8+ hex digits.
+        key_id: String,
+    },
+    /// Remove a pending request and its key.
+    Remove {
+        /// Key id or a unique prefix.
+        key_id: String,
+    },
+}
+
+/// Key algorithm choices.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub(crate) enum KeyAlgorithmArg {
+    /// RSA.
+    Rsa,
+    /// ECDSA.
+    Ecc,
+}
+
+/// Curve choices.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub(crate) enum CurveArg {
+    /// NIST P-256.
+    P256,
+    /// NIST P-384.
+    P384,
+}
+
+/// Hash choices.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub(crate) enum HashArg {
+    /// SHA-256.
+    Sha256,
+    /// SHA-384.
+    Sha384,
+    /// SHA-512.
+    Sha512,
+}
+
+/// `mailcert settings`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum SettingsCommand {
+    /// The farm's certificate settings: health thresholds and request defaults.
+    Show,
+    /// Change certificate settings (Set-SPCertificateSettings); an option left out keeps
+    /// its value.
+    #[command(
+        after_help = "Thresholds are days; 0 turns that health rule off. The attention threshold may not be
+below the warning threshold. The error threshold is how many days after expiry the
+`expired` rule reports a bound certificate (afterwards `binding-broken` does).
+An empty text (e.g. --organization '') clears a subject default."
+    )]
+    Set {
+        /// upcoming-expiration: days before expiry (default 60).
+        #[arg(long, value_name = "N")]
+        attention_days: Option<u32>,
+        /// about-to-expire: days before expiry (default 15).
+        #[arg(long, value_name = "N")]
+        warning_days: Option<u32>,
+        /// expired: days after expiry it is reported (default 15).
+        #[arg(long, value_name = "N")]
+        error_days: Option<u32>,
+        /// Default key algorithm: rsa or ecc.
+        #[arg(long, value_name = "ALG")]
+        key_algorithm: Option<KeyAlgorithmArg>,
+        /// Default RSA key size: 2048, 3072 or 4096.
+        #[arg(long, value_name = "BITS")]
+        key_size: Option<u32>,
+        /// Default ECC curve: p256 or p384.
+        #[arg(long, value_name = "CURVE")]
+        elliptic_curve: Option<CurveArg>,
+        /// Default hash.
+        #[arg(long, value_name = "HASH")]
+        hash: Option<HashArg>,
+        /// Default organization (O).
+        #[arg(long, value_name = "O")]
+        organization: Option<String>,
+        /// Default organizational unit (OU).
+        #[arg(long, value_name = "OU")]
+        organizational_unit: Option<String>,
+        /// Default locality (L).
+        #[arg(long, value_name = "L")]
+        locality: Option<String>,
+        /// Default state or province (ST).
+        #[arg(long, value_name = "S")]
+        state: Option<String>,
+        /// Default two-letter country code (C).
+        #[arg(long, value_name = "CC")]
+        country: Option<String>,
+    },
+    /// Certificate notification contacts: who `mailcert health --notify` mails.
+    #[command(subcommand)]
+    Contacts(ContactsCommand),
+}
+
+/// `mailcert settings contacts`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ContactsCommand {
+    /// Add contacts.
+    Add {
+        /// E-mail addresses.
+        #[arg(required = true, value_name = "ADDR")]
+        addresses: Vec<String>,
+    },
+    /// Remove contacts.
+    Remove {
+        /// E-mail addresses.
+        #[arg(required = true, value_name = "ADDR")]
+        addresses: Vec<String>,
+    },
+    /// The contacts.
+    List,
+    /// Remove every contact.
+    Clear,
 }
 
 /// PFX encryption choices.

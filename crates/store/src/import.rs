@@ -222,33 +222,11 @@ pub fn import_bundle(
                 &leaf_facts.describe(),
                 &format!("paired with pending request {} and its key", r.key_id),
             )?;
-            if let Some(old_sha1) = &r.renews {
-                let already = replaced
-                    .iter()
-                    .any(|(o, _): &(CertRecord, Vec<String>)| &o.facts.thumbprint_sha1 == old_sha1);
-                if let (false, Some(old)) = (already, tx.by_sha1(old_sha1)?) {
-                    if old.id != leaf.record.id
-                        && !tx.bindings(Some(&old.facts.thumbprint_sha1))?.is_empty()
-                    {
-                        crate::manage::require_eligible(&leaf.record, now).map_err(|e| {
-                            match e {
-                                crate::error::Error::Rejected { message, .. } => {
-                                    crate::error::Error::Rejected {
-                                        rule: "renewal",
-                                        message: format!(
-                                            "{message}; the bindings of {} stay as they are and nothing was imported",
-                                            old.facts.describe()
-                                        ),
-                                    }
-                                }
-                                other => other,
-                            }
-                        })?;
-                        let moved = crate::manage::switch_in(tx, &old, &leaf.record, "renew", now)?;
-                        replaced.push((old, moved));
-                    }
-                }
-            }
+            let taken = match &r.renews {
+                Some(old) => take_over_renewed(tx, old, &leaf.record, &replaced, now)?,
+                None => None,
+            };
+            replaced.extend(taken);
         }
         Ok(ImportReport {
             leaf,
@@ -306,4 +284,40 @@ fn take_over_bindings(
         out.push((old, moved));
     }
     Ok(out)
+}
+
+/// A renewal request's certificate arrived: it takes over the bindings of the certificate
+/// it renews (when that one is still there and bound, and not already taken over with
+/// `--replace`). It must be eligible, or nothing is imported.
+fn take_over_renewed(
+    tx: &crate::repo::Tx<'_>,
+    old_sha1: &str,
+    new: &CertRecord,
+    replaced: &[(CertRecord, Vec<String>)],
+    now: i64,
+) -> Result<Option<(CertRecord, Vec<String>)>> {
+    if replaced
+        .iter()
+        .any(|(o, _)| o.facts.thumbprint_sha1 == old_sha1)
+    {
+        return Ok(None);
+    }
+    let Some(old) = tx.by_sha1(old_sha1)? else {
+        return Ok(None);
+    };
+    if old.id == new.id || tx.bindings(Some(&old.facts.thumbprint_sha1))?.is_empty() {
+        return Ok(None);
+    }
+    crate::manage::require_eligible(new, now).map_err(|e| match e {
+        crate::error::Error::Rejected { message, .. } => crate::error::Error::Rejected {
+            rule: "renewal",
+            message: format!(
+                "{message}; the bindings of {} stay as they are and nothing was imported",
+                old.facts.describe()
+            ),
+        },
+        other => other,
+    })?;
+    let moved = crate::manage::switch_in(tx, &old, new, "renew", now)?;
+    Ok(Some((old, moved)))
 }

@@ -28,9 +28,7 @@ pub use export::{ExportFormat, ExportRequest, Exported, PfxEncryption, export, o
 pub use facts::{cert_facts, thumbprints};
 pub use import::{ImportOptions, ImportReport, Imported, Outcome, import_bundle};
 pub use key::PrivateKey;
-pub use lifecycle::request::{
-    RequestSpec, new_request, remove_request, renew, request, requests,
-};
+pub use lifecycle::request::{RequestSpec, new_request, remove_request, renew, request, requests};
 pub use lifecycle::settings::{
     CertificateSettings, ContactChange, Curve, Hash, KeyAlgorithm, RSA_KEY_SIZES,
     certificate_settings, change_contacts, contacts, update_certificate_settings,

@@ -192,6 +192,12 @@ pub(crate) fn run(g: &Globals, cmd: CertCommand) -> Result<u8> {
             }
             Ok(exit::OK)
         }
+        CertCommand::Request(c) => super::lifecycle::request(g, &mut farm, c, now),
+        CertCommand::Renew {
+            reference,
+            out,
+            same_key,
+        } => super::lifecycle::renew(g, &mut farm, &reference, out.as_deref(), same_key, now),
         CertCommand::Rename {
             reference,
             new_friendly_name,
@@ -256,7 +262,7 @@ fn bound_of(map: &HashMap<String, Vec<String>>, c: &CertRecord) -> Vec<String> {
 
 /// Writes an export; 0600 when it carries a key, via a temporary file renamed into
 /// place so that a failure leaves no half-written file.
-fn write_out(path: &Path, bytes: &[u8], secret: bool) -> Result<()> {
+pub(crate) fn write_out(path: &Path, bytes: &[u8], secret: bool) -> Result<()> {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -386,6 +392,7 @@ fn import(
                         "certificate": output::cert_json(&report.leaf.record, now, bound_of(&bound, &report.leaf.record)),
                         "chain": chain,
                         "replaced": replaced,
+                        "request": report.request.as_ref().map(|r| r.key_id.clone()),
                     }));
                 } else if !g.quiet {
                     let r = &report.leaf.record;
@@ -404,6 +411,13 @@ fn import(
                         r.store,
                         r.facts.thumbprint_sha1,
                     );
+                    if let Some(req) = &report.request {
+                        outln!(
+                            "  paired with pending request {} (its sealed key){}",
+                            req.key_id,
+                            if req.exportable { ", exportable" } else { "" }
+                        );
+                    }
                     for (old, moved) in &report.replaced {
                         outln!(
                             "  renews {}: took over its bindings: {}",

@@ -4,6 +4,7 @@ mod admin;
 mod audit;
 mod cert;
 mod demo;
+mod lifecycle;
 mod queue;
 mod relay;
 pub(crate) mod send;
@@ -41,6 +42,8 @@ pub(crate) fn run(cli: Cli) -> Result<u8> {
         Command::Webapp(c) => webapp::run(&g, c),
         Command::Smtp(c) => smtp::run(&g, c),
         Command::Admin(c) => admin::run(&g, c),
+        Command::Settings(c) => lifecycle::settings(&g, c),
+        Command::Health { notify, timeout } => lifecycle::health(&g, notify, timeout),
         Command::Audit { since } => audit::run(&g, since.as_deref()),
         Command::Relay(args) => relay::run(&g, args),
         Command::Queue(c) => queue::run(&g, c),

@@ -259,7 +259,10 @@ fn store_request(
                 c.facts.describe(),
                 record.key_type
             ),
-            None => format!("request {} ({}), key {key_id}", record.subject, record.key_type),
+            None => format!(
+                "request {} ({}), key {key_id}",
+                record.subject, record.key_type
+            ),
         };
         tx.audit(now, "request", &record.subject, &detail)?;
         Ok(record)
@@ -276,7 +279,7 @@ fn request_key_aad(key_id: &str) -> Vec<u8> {
 /// certificate settings. The request asks for Client Authentication and
 /// digitalSignature. Returns the stored request, CSR included.
 pub fn new_request(farm: &mut Farm, spec: &RequestSpec, now: i64) -> Result<RequestRecord> {
-    let defaults: CertificateSettings = farm.read(|tx| settings_in(tx))?;
+    let defaults: CertificateSettings = farm.read(settings_in)?;
     let cn = subject_field("common name", &spec.common_name)?;
     let mut dn = DistinguishedName::new();
     dn.push(DnType::CommonName, cn.clone());
@@ -300,8 +303,18 @@ pub fn new_request(farm: &mut Farm, spec: &RequestSpec, now: i64) -> Result<Requ
             &spec.organization,
             &defaults.organization,
         ),
-        (DnType::LocalityName, "locality", &spec.locality, &defaults.locality),
-        (DnType::StateOrProvinceName, "state", &spec.state, &defaults.state),
+        (
+            DnType::LocalityName,
+            "locality",
+            &spec.locality,
+            &defaults.locality,
+        ),
+        (
+            DnType::StateOrProvinceName,
+            "state",
+            &spec.state,
+            &defaults.state,
+        ),
     ] {
         if let Some(v) = pick(given, default) {
             dn.push(ty, subject_field(what, &v)?);
@@ -607,9 +620,11 @@ pub(crate) fn pairing_for(farm: &mut Farm, path: &Path, leaf: &[u8]) -> Result<O
     let Some((request, sealed)) = found else {
         return Ok(None);
     };
-    let pkcs8 = farm
-        .master_key()?
-        .open(&sealed, &request_key_aad(&key_id), "a request's private key")?;
+    let pkcs8 = farm.master_key()?.open(
+        &sealed,
+        &request_key_aad(&key_id),
+        "a request's private key",
+    )?;
     let key = PrivateKey::from_pkcs8(pkcs8);
     crate::key::check_matches(path, &key, leaf)?;
     Ok(Some(Pairing { request, key }))

@@ -231,7 +231,14 @@ impl CertificateSettings {
 
 /// The farm's certificate settings (the defaults when never set).
 pub fn certificate_settings(farm: &mut Farm) -> Result<CertificateSettings> {
-    farm.read(|tx| settings_in(tx))
+    farm.read(settings_in)
+}
+
+impl crate::repo::Tx<'_> {
+    /// The farm's certificate settings inside this transaction (defaults when never set).
+    pub fn certificate_settings(&self) -> Result<CertificateSettings> {
+        settings_in(self)
+    }
 }
 
 pub(crate) fn settings_in(tx: &crate::repo::Tx<'_>) -> Result<CertificateSettings> {
@@ -348,7 +355,11 @@ mod tests {
             attention_days: 10,
             ..Default::default()
         };
-        let e = s.validated().err().map(|e| e.to_string()).unwrap_or_default();
+        let e = s
+            .validated()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(e.contains("below the warning threshold"), "{e}");
         let off = CertificateSettings {
             attention_days: 0,

@@ -186,7 +186,9 @@ impl Tx<'_> {
 
     /// Removes every contact; how many there were.
     pub(crate) fn clear_contacts(&self) -> Result<usize> {
-        Ok(self.sql().execute("DELETE FROM notification_contacts", [])?)
+        Ok(self
+            .sql()
+            .execute("DELETE FROM notification_contacts", [])?)
     }
 
     /// When a finding (certificate thumbprint, or "" for none, and rule) was last mailed.
