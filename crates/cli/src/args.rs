@@ -565,6 +565,8 @@ EXAMPLE:
 }
 
 /// `mailcert cert request`.
+// Parsed once per run: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub(crate) enum RequestCommand {
     /// Make a new key (sealed in the farm at once, never written in clear) and a CSR.

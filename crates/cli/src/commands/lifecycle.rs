@@ -568,10 +568,8 @@ pub(crate) fn health(g: &Globals, do_notify: bool, timeout: u64) -> Result<u8> {
                     n.findings_mailed,
                     n.reply.as_deref().unwrap_or("")
                 );
-            } else if let Some(s) = &n.skipped {
-                if !g.quiet {
-                    outln!("no notification sent: {s}");
-                }
+            } else if let (Some(s), false) = (&n.skipped, g.quiet) {
+                outln!("no notification sent: {s}");
             }
         }
     }
