@@ -29,6 +29,16 @@ pub(crate) struct CertJson<'a> {
     eligible: bool,
     reasons: Vec<String>,
     bound_to: Vec<String>,
+    /// The key id of a pending renewal request for this certificate.
+    renewal_pending: Option<String>,
+}
+
+impl CertJson<'_> {
+    /// Marks a pending renewal (`cert renew`) by its request's key id.
+    pub(crate) fn with_renewal(mut self, key_id: Option<String>) -> Self {
+        self.renewal_pending = key_id;
+        self
+    }
 }
 
 /// Days from `now` to `t`, rounded down (negative once past).
@@ -61,6 +71,7 @@ pub(crate) fn cert_json<'a>(c: &'a CertRecord, now: i64, bound_to: Vec<String>) 
         eligible: findings.is_empty(),
         reasons: findings.iter().map(|f| f.message()).collect(),
         bound_to,
+        renewal_pending: None,
     }
 }
 
@@ -87,14 +98,17 @@ fn clip(s: &str, n: usize) -> String {
 }
 
 /// One row of the people's table.
-pub(crate) fn table_row(c: &CertRecord, now: i64, bound: bool) -> String {
+pub(crate) fn table_row(c: &CertRecord, now: i64, bound: bool, renewal_pending: bool) -> String {
     let findings = c.findings(now);
-    let eligible = if findings.is_empty() {
+    let mut eligible = if findings.is_empty() {
         "yes".to_string()
     } else {
         let rules: Vec<&str> = findings.iter().map(|f| f.rule.name()).collect();
         format!("no ({})", rules.join(", "))
     };
+    if renewal_pending {
+        eligible.push_str("; renewal pending");
+    }
     format!(
         "{:<40}  {:<12}  {:<24}  {:<10}  {:>5}  {:<3}  {:<5}  {}",
         c.facts.thumbprint_sha1,

@@ -470,8 +470,17 @@ fn import(
     Ok(exit::OK)
 }
 
+/// Pending renewal requests by the SHA-1 of the certificate they renew.
+fn renewals(farm: &mut Farm) -> Result<HashMap<String, String>> {
+    Ok(mailcert_store::requests(farm)?
+        .into_iter()
+        .filter_map(|r| r.renews.map(|old| (old, r.key_id)))
+        .collect())
+}
+
 fn list(g: &Globals, farm: &mut Farm, filter: &CertFilter, now: i64) -> Result<u8> {
     let bound = bound_map(farm)?;
+    let renewals = renewals(farm)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut first = true;
@@ -486,14 +495,22 @@ fn list(g: &Globals, farm: &mut Farm, filter: &CertFilter, now: i64) -> Result<u
             count += 1;
             let written = if g.json {
                 let sep: &[u8] = if first { b"\n" } else { b",\n" };
-                serde_json::to_string(&output::cert_json(&c, now, bound_of(&bound, &c)))
+                let renewal = renewals.get(&c.facts.thumbprint_sha1).cloned();
+                serde_json::to_string(
+                    &output::cert_json(&c, now, bound_of(&bound, &c)).with_renewal(renewal),
+                )
                     .map_err(std::io::Error::other)
                     .and_then(|item| {
                         out.write_all(sep)?;
                         out.write_all(crate::out::sanitize(&item).as_bytes())
                     })
             } else {
-                let row = output::table_row(&c, now, !bound_of(&bound, &c).is_empty());
+                let row = output::table_row(
+                    &c,
+                    now,
+                    !bound_of(&bound, &c).is_empty(),
+                    renewals.contains_key(&c.facts.thumbprint_sha1),
+                );
                 writeln!(out, "{}", crate::out::sanitize(&row))
             };
             first = false;
@@ -531,8 +548,11 @@ fn show(g: &Globals, farm: &mut Farm, reference: &str, now: i64) -> Result<u8> {
         Ok::<_, mailcert_store::Error>((c, chain))
     })?;
     let bound = bound_of(&bound_map(farm)?, &c);
+    let renewal = renewals(farm)?.remove(&c.facts.thumbprint_sha1);
     if g.json {
-        let mut v = serde_json::to_value(output::cert_json(&c, now, bound.clone()))?;
+        let mut v = serde_json::to_value(
+            output::cert_json(&c, now, bound.clone()).with_renewal(renewal.clone()),
+        )?;
         if let Some(obj) = v.as_object_mut() {
             obj.insert(
                 "chain".into(),
@@ -545,6 +565,12 @@ fn show(g: &Globals, farm: &mut Farm, reference: &str, now: i64) -> Result<u8> {
         outln!("{v}");
     } else {
         out!("{}", output::details(&c, now, &chain, &bound));
+        if let Some(key_id) = renewal {
+            outln!(
+                "{:<20} pending (request {key_id}: mailcert cert request show {key_id})",
+                "Renewal:"
+            );
+        }
     }
     Ok(exit::OK)
 }
