@@ -57,6 +57,10 @@ fn mailbox(s: &str) -> Result<Mailbox, MessageError> {
 
 /// Encodes `text` in `charset` (an IANA name from the settings).
 fn encode_body(text: &str, charset: &str) -> Result<Vec<u8>, MessageError> {
+    // Line breaks travel as CRLF: a lone LF would be encoded as =0A rather than a line.
+    let crlf = crlf_lines(text.as_bytes());
+    // Only ASCII CR and LF were inserted, so the text is still UTF-8.
+    let text = std::str::from_utf8(&crlf).map_err(|e| MessageError::Build(e.to_string()))?;
     let fail = || MessageError::Unencodable {
         charset: charset.to_string(),
     };
@@ -340,6 +344,21 @@ mod tests {
             has_password: false,
             certificate: None,
         }
+    }
+
+    #[test]
+    fn body_lines_travel_as_lines_not_encoded_line_feeds() {
+        let long = "x".repeat(50);
+        let body = format!("first {long} line\nsecond {long} line\r\nthird\rfourth\n");
+        let m = compose(&settings(), "h", &["a@example.org".into()], "s", &body).unwrap();
+        let text = String::from_utf8_lossy(&m.data);
+        assert!(!text.contains("=0A") && !text.contains("=0D"), "{text}");
+        let (_, body_part) = text.split_once("\r\n\r\n").unwrap();
+        let unfolded = body_part.replace("=\r\n", "");
+        assert_eq!(
+            unfolded,
+            format!("first {long} line\r\nsecond {long} line\r\nthird\r\nfourth\r\n")
+        );
     }
 
     #[test]

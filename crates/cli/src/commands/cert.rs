@@ -499,11 +499,11 @@ fn list(g: &Globals, farm: &mut Farm, filter: &CertFilter, now: i64) -> Result<u
                 serde_json::to_string(
                     &output::cert_json(&c, now, bound_of(&bound, &c)).with_renewal(renewal),
                 )
-                    .map_err(std::io::Error::other)
-                    .and_then(|item| {
-                        out.write_all(sep)?;
-                        out.write_all(crate::out::sanitize(&item).as_bytes())
-                    })
+                .map_err(std::io::Error::other)
+                .and_then(|item| {
+                    out.write_all(sep)?;
+                    out.write_all(crate::out::sanitize(&item).as_bytes())
+                })
             } else {
                 let row = output::table_row(
                     &c,
