@@ -215,3 +215,78 @@ fn smtp_test_against_postfix() {
     assert!(pf.wait_for_log("Trusted TLS connection established", WAIT));
     assert_eq!(pf.delivered_count(), 0);
 }
+
+/// Issue #10: a certificate made here from a request (`cert request new`), signed by the
+/// test intermediate with `openssl x509 -req` and imported, authenticates to Postfix.
+#[test]
+fn a_requested_certificate_is_verified_by_postfix() {
+    let Some(pf) = postfix() else { return };
+    let f = farm(&pf, "starttls", None);
+    let dir = f.dir.path();
+    let csr = dir.join("client.csr");
+    let cert = dir.join("client.pem");
+    let p = |p: &std::path::Path| p.to_str().unwrap().to_string();
+    f.ok(&[
+        "cert",
+        "request",
+        "new",
+        "--common-name",
+        "requested.contoso.com",
+        "--friendly-name",
+        "requested",
+        "--out",
+        &p(&csr),
+    ]);
+    let signed = std::process::Command::new("openssl")
+        .args([
+            "x509",
+            "-req",
+            "-in",
+            &p(&csr),
+            "-days",
+            "30",
+            "-copy_extensions",
+            "copy",
+        ])
+        .args(["-CA", &p(&mailcert_tests::fixture("intermediate-ca.pem"))])
+        .args([
+            "-CAkey",
+            &p(&mailcert_tests::fixture("intermediate-ca.key")),
+        ])
+        .args(["-set_serial", "4242", "-out", &p(&cert)])
+        .output()
+        .expect("openssl must be installed for this test");
+    assert!(signed.status.success(), "{signed:?}");
+    let r = f.ok(&["cert", "import", &p(&cert)]);
+    assert!(r.stdout.contains("paired with pending request"), "{r:?}");
+    f.ok(&[
+        "smtp",
+        "set",
+        "--webapp",
+        APP,
+        "--certificate",
+        "name:requested",
+    ]);
+    let r = f.run_stdin(
+        &[
+            "send",
+            "--webapp",
+            APP,
+            "--to",
+            "rcpt@relay.test",
+            "--subject",
+            "requested",
+        ],
+        b"Sent with a certificate requested by mailcert.\n",
+    );
+    assert_eq!(r.code, 0, "{r:?}\n{}", pf.log());
+    assert_eq!(pf.wait_for_delivered(1, WAIT), 1, "{}", pf.log());
+    let msgs = pf.messages("rcpt@relay.test");
+    assert!(
+        msgs[0].contains(
+            "(Client CN \"requested.contoso.com\", Issuer \"mailcert Test Intermediate CA\" (verified OK))"
+        ),
+        "{}",
+        msgs[0]
+    );
+}
