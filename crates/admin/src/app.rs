@@ -9,7 +9,7 @@ use axum::routing::{get, post};
 
 use crate::forms::MAX_BODY;
 use crate::html::{CSS, CSS_PATH};
-use crate::pages::{PageError, audit, certificates, queue, settings, signin, webapps};
+use crate::pages::{PageError, audit, certificates, lifecycle, queue, settings, signin, webapps};
 use crate::state::Shared;
 
 /// Every page and form of Central Administration.
@@ -21,6 +21,36 @@ pub(crate) fn router(state: Shared) -> Router {
         .route(CSS_PATH, get(css))
         .route("/certificates", get(certificates::list))
         .route("/certificates/import", post(certificates::import))
+        .route(
+            "/certificates/request",
+            get(lifecycle::request_form).post(lifecycle::request_submit),
+        )
+        .route(
+            "/certificates/requests/{key_id}",
+            get(lifecycle::request_show),
+        )
+        .route(
+            "/certificates/requests/{key_id}/csr",
+            get(lifecycle::request_csr),
+        )
+        .route(
+            "/certificates/requests/{key_id}/remove",
+            get(lifecycle::request_confirm_remove).post(lifecycle::request_remove),
+        )
+        .route("/certificates/{sha1}/renew", post(lifecycle::renew))
+        .route("/health", get(lifecycle::health))
+        .route(
+            "/settings/certificates",
+            get(lifecycle::settings).post(lifecycle::settings_save),
+        )
+        .route(
+            "/settings/certificates/contacts/add",
+            post(lifecycle::contact_add),
+        )
+        .route(
+            "/settings/certificates/contacts/remove",
+            post(lifecycle::contact_remove),
+        )
         .route("/certificates/{sha1}", get(certificates::show))
         .route("/certificates/{sha1}/rename", post(certificates::rename))
         .route("/certificates/{sha1}/move", post(certificates::move_to))

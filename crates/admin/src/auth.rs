@@ -25,6 +25,8 @@ pub(crate) struct Admin {
     pub(crate) csrf: String,
     /// Messages queued for this page (taken on GET only).
     pub(crate) flashes: Vec<Flash>,
+    /// The certificate health banner (computed on GET only; `None` when healthy).
+    pub(crate) health: Option<crate::html::HealthBanner>,
 }
 
 impl Admin {
@@ -34,6 +36,7 @@ impl Admin {
             csrf: Some(&self.csrf),
             flashes: &self.flashes,
             active,
+            health: self.health.as_ref(),
         }
     }
 }
@@ -54,15 +57,16 @@ impl FromRequestParts<Shared> for Admin {
         };
         match id {
             Some(id) => {
-                let flashes = if parts.method == Method::GET {
-                    state.sessions.take_flashes(&id)
+                let (flashes, health) = if parts.method == Method::GET {
+                    (state.sessions.take_flashes(&id), health_banner(state).await)
                 } else {
-                    Vec::new()
+                    (Vec::new(), None)
                 };
                 Ok(Admin {
                     csrf: state.csrf.token(&id),
                     id,
                     flashes,
+                    health,
                 })
             }
             _ if parts.method == Method::GET || parts.method == Method::HEAD => {
@@ -86,6 +90,25 @@ impl FromRequestParts<Shared> for Admin {
             .into_response()),
         }
     }
+}
+
+/// The health summary for the banner; a farm that cannot be read shows no banner here
+/// (the page itself reports the failure).
+async fn health_banner(state: &Shared) -> Option<crate::html::HealthBanner> {
+    with_farm(state, |farm, now| {
+        let report = mailcert_binding::health(farm, now)?;
+        Ok(report
+            .findings
+            .first()
+            .map(|first| crate::html::HealthBanner {
+                count: report.findings.len(),
+                worst: first.severity,
+                first: first.message.clone(),
+            }))
+    })
+    .await
+    .ok()
+    .flatten()
 }
 
 /// Whether `id` is a live session signed in under the farm's current administrator

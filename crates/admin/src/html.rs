@@ -24,11 +24,13 @@ pub(crate) enum Nav {
     Queue,
     /// The audit log.
     Audit,
+    /// Certificate health.
+    Health,
     /// Nothing highlighted (sign-in, errors).
     None,
 }
 
-const SECTIONS: [(Nav, &str, &str); 5] = [
+const SECTIONS: [(Nav, &str, &str); 6] = [
     (Nav::Certificates, "/certificates", "Certificates"),
     (Nav::WebApps, "/webapps", "Web applications"),
     (
@@ -37,6 +39,7 @@ const SECTIONS: [(Nav, &str, &str); 5] = [
         "Outgoing e-mail (farm)",
     ),
     (Nav::Queue, "/queue", "Queue"),
+    (Nav::Health, "/health", "Health"),
     (Nav::Audit, "/audit", "Audit log"),
 ];
 
@@ -49,6 +52,36 @@ pub(crate) struct Chrome<'a> {
     pub(crate) flashes: &'a [Flash],
     /// The highlighted section.
     pub(crate) active: Nav,
+    /// The certificate health summary shown as a banner on every page (signed in only).
+    pub(crate) health: Option<&'a HealthBanner>,
+}
+
+/// The certificate health in one line: how many rules fired and the worst severity.
+#[derive(Debug, Clone)]
+pub(crate) struct HealthBanner {
+    /// How many findings.
+    pub(crate) count: usize,
+    /// The most severe.
+    pub(crate) worst: mailcert_binding::Severity,
+    /// The first finding's message, for the banner's text.
+    pub(crate) first: String,
+}
+
+/// The banner on every page while a certificate health rule fires.
+fn health_banner(h: &HealthBanner) -> Markup {
+    use mailcert_binding::Severity;
+    let class = match h.worst {
+        Severity::Error => "banner error",
+        Severity::Warning => "banner warn",
+        Severity::Attention => "banner info",
+    };
+    html! {
+        div class=(class) role="status" #health-banner {
+            strong { "Certificate health: " (h.count) " finding(s), the worst " (h.worst.as_str()) ". " }
+            (h.first) " "
+            a href="/health" { "Review the health rules" }
+        }
+    }
 }
 
 /// A whole page: `title` in the tab and as the heading, `body` below the messages.
@@ -88,6 +121,7 @@ pub(crate) fn page(title: &str, chrome: &Chrome<'_>, body: Markup) -> Markup {
                 }
                 main {
                     h1 { (title) }
+                    @if let Some(h) = chrome.health { (health_banner(h)) }
                     @for f in chrome.flashes { (flash(f)) }
                     (body)
                 }
@@ -225,6 +259,7 @@ mod tests {
                 csrf: Some("abc123"),
                 flashes: &flashes,
                 active: Nav::Certificates,
+                health: None,
             },
             html! { p { "body" } },
         )
@@ -239,6 +274,7 @@ mod tests {
                 csrf: None,
                 flashes: &[],
                 active: Nav::None,
+                health: None,
             },
             html! {},
         )

@@ -599,10 +599,127 @@ async fn journey(c: Client, f: &TestFarm, addr: SocketAddr, relay: &TestServer, 
     assert_eq!(unchanged.settings, saved.settings);
     assert_eq!(f.farm().read(|tx| tx.webapps()).unwrap().len(), 1);
 
+    lifecycle(&c, f).await;
+
     // Signing out ends the session in the browser too.
     submit(&c, "form.signout button").await;
     open(&c, "/certificates").await;
     assert!(path_of(&c).await.starts_with("/signin"));
+}
+
+/// Issue #10 in the browser: request a certificate, sign the downloaded request with the
+/// test CA, import it, bind it, see the health banner, clear it with a contact, renew.
+async fn lifecycle(c: &Client, f: &TestFarm) {
+    open(c, "/certificates").await;
+    submit(c, "a.button[href='/certificates/request']").await;
+    assert_eq!(path_of(c).await, "/certificates/request");
+    set_text(c, "#common_name", "browser-client.contoso.test").await;
+    c.find(Locator::Css("select#key_algorithm"))
+        .await
+        .unwrap()
+        .select_by_value("ecc")
+        .await
+        .unwrap();
+    shoot(c, "request").await;
+    submit(c, "form.panel button[type=submit]").await;
+    let here = path_of(c).await;
+    assert!(here.starts_with("/certificates/requests/"), "{here}");
+    let csr = text_of(c, "#csr").await;
+    assert!(
+        csr.starts_with("-----BEGIN CERTIFICATE REQUEST-----"),
+        "{csr}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let csr_file = dir.path().join("browser.csr");
+    std::fs::write(&csr_file, format!("{}\n", csr.trim())).unwrap();
+    let cert_file = dir.path().join("browser.pem");
+    let signed = Command::new("openssl")
+        .args([
+            "x509",
+            "-req",
+            "-days",
+            "365",
+            "-copy_extensions",
+            "copy",
+            "-set_serial",
+            "77",
+        ])
+        .arg("-in")
+        .arg(&csr_file)
+        .arg("-CA")
+        .arg(fixture("intermediate-ca.pem"))
+        .arg("-CAkey")
+        .arg(fixture("intermediate-ca.key"))
+        .arg("-out")
+        .arg(&cert_file)
+        .output()
+        .expect("openssl signs the request");
+    assert!(signed.status.success(), "{signed:?}");
+    let der = pem::load_certs(&cert_file).unwrap().remove(0);
+    let sha1 = mailcert_store::thumbprints(&der).0;
+
+    // The signed certificate, uploaded like any other, is paired with the sealed key.
+    upload(c, &cert_file.display().to_string(), "").await;
+    let flash = text_of(c, ".flash").await;
+    assert!(flash.contains("Paired with the pending request"), "{flash}");
+    assert!(
+        flash.contains("Eligible for SMTP client authentication"),
+        "{flash}"
+    );
+
+    // Bound on the farm's settings page: offered in the drop-down.
+    open(c, "/settings/farm").await;
+    click(c, "#use_certificate-yes").await;
+    c.find(Locator::Css("select#certificate"))
+        .await
+        .unwrap()
+        .select_by_value(&sha1)
+        .await
+        .unwrap();
+    submit(c, "#settings button[type=submit]").await;
+    c.wait()
+        .for_element(Locator::Css(".flash.ok"))
+        .await
+        .unwrap();
+    let bound = mailcert_binding::effective(&mut f.farm(), &Target::Farm, now()).unwrap();
+    assert_eq!(bound.settings.certificate.as_deref(), Some(sha1.as_str()));
+
+    // Nobody is notified about it: the health banner on every page, and the Health page.
+    open(c, "/webapps").await;
+    let banner = text_of(c, "#health-banner").await;
+    assert!(banner.contains("nobody is notified"), "{banner}");
+    submit(c, "#health-banner a").await;
+    assert_eq!(path_of(c).await, "/health");
+    let findings = text_of(c, "#health-findings").await;
+    assert!(findings.contains("no-contacts"), "{findings}");
+    shoot(c, "health").await;
+
+    // A contact clears it.
+    open(c, "/settings/certificates").await;
+    set_text(c, "#contact", "pki@example.org").await;
+    submit(
+        c,
+        "form[action='/settings/certificates/contacts/add'] button",
+    )
+    .await;
+    assert!(text_of(c, "#contacts").await.contains("pki@example.org"));
+    assert!(
+        c.find(Locator::Css("#health-banner")).await.is_err(),
+        "healthy now"
+    );
+    shoot(c, "certificate-settings").await;
+
+    // Renew it from its page: a request that renews it.
+    open(c, &format!("/certificates/{sha1}")).await;
+    submit(
+        c,
+        &format!("form[action='/certificates/{sha1}/renew'] button"),
+    )
+    .await;
+    assert!(path_of(c).await.starts_with("/certificates/requests/"));
+    let page = text_of(c, "main").await;
+    assert!(page.contains("Renews"), "{page}");
+    assert!(page.contains(&sha1), "{page}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

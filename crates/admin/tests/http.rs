@@ -1938,3 +1938,227 @@ fn issue_9_settings_pages_warn_of_deferred_and_failed_mail() {
     }
     assert!(queued(&spool, &fresh).is_some());
 }
+
+/// Issue #10: request, CSR download, remove with confirmation, renew, certificate
+/// settings with their rules, contacts, and the health banner and page.
+#[test]
+fn certificate_lifecycle_pages() {
+    let f = farm_with_certs();
+    let s = Server::start(f.config());
+    let session = sign_in(s.addr);
+    let page = get(s.addr, "/certificates/request", Some(&session));
+    assert_eq!(page.status, 200);
+    let csrf = csrf_of(&page.text());
+
+    // A request: the key sealed in the farm, the CSR on its page and as a download.
+    let r = post_form(
+        s.addr,
+        "/certificates/request",
+        &session,
+        &[
+            ("csrf", &csrf),
+            ("common_name", "web-client.contoso.test"),
+            ("alternative_names", "mx.contoso.test\n192.0.2.9"),
+            ("country", "nl"),
+            ("key_algorithm", "ecc"),
+            ("key_size", "2048"),
+            ("elliptic_curve", "p384"),
+            ("hash", "sha256"),
+        ],
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    let to = r.header("location").unwrap().to_string();
+    let requests = mailcert_store::requests(&mut f.farm()).unwrap();
+    assert_eq!(requests.len(), 1);
+    let req = &requests[0];
+    assert_eq!(to, format!("/certificates/requests/{}", req.key_id));
+    assert_eq!(req.key_type, "ECDSA P-384");
+    assert_eq!(
+        req.alternative_names,
+        [
+            "DNS:web-client.contoso.test",
+            "DNS:mx.contoso.test",
+            "IP:192.0.2.9"
+        ]
+    );
+    assert!(req.subject.contains("C=NL"), "{}", req.subject);
+    let shown = get(s.addr, &to, Some(&session)).text();
+    assert!(shown.contains("Request created for"), "{shown}");
+    assert!(shown.contains("-----BEGIN CERTIFICATE REQUEST-----"));
+    let csr = get(s.addr, &format!("{to}/csr"), Some(&session));
+    assert_eq!(csr.status, 200);
+    assert_eq!(csr.header("content-type"), Some("application/pkcs10"));
+    assert_eq!(
+        csr.header("content-disposition"),
+        Some("attachment; filename=\"web-client.contoso.test.csr\"")
+    );
+    assert_eq!(csr.text(), req.csr_pem);
+    // Not signed in: no CSR.
+    assert_eq!(get(s.addr, &format!("{to}/csr"), None).status, 303);
+
+    // A bad request is refused with the rule, and nothing is stored.
+    let r = post_form(
+        s.addr,
+        "/certificates/request",
+        &session,
+        &[
+            ("csrf", &csrf),
+            ("common_name", "x"),
+            ("country", "Holland"),
+        ],
+    );
+    assert_eq!(r.status, 303);
+    let back = get(s.addr, "/certificates/request", Some(&session)).text();
+    assert!(back.contains("No request was made"), "{back}");
+    assert!(back.contains("two-letter"), "{back}");
+    assert_eq!(mailcert_store::requests(&mut f.farm()).unwrap().len(), 1);
+
+    // Remove asks first, then removes the request and its key.
+    let confirm = get(s.addr, &format!("{to}/remove"), Some(&session));
+    assert!(confirm.text().contains("delete its private key"));
+    let r = post_form(
+        s.addr,
+        &format!("{to}/remove"),
+        &session,
+        &[("csrf", &csrf)],
+    );
+    assert_eq!(r.status, 303);
+    assert!(mailcert_store::requests(&mut f.farm()).unwrap().is_empty());
+    assert_eq!(get(s.addr, &to, Some(&session)).status, 404);
+
+    // Renew from a certificate's page.
+    let cert_page = get(
+        s.addr,
+        &format!("/certificates/{CLIENT_RSA_SHA1}"),
+        Some(&session),
+    )
+    .text();
+    assert!(cert_page.contains(&format!("/certificates/{CLIENT_RSA_SHA1}/renew")));
+    let r = post_form(
+        s.addr,
+        &format!("/certificates/{CLIENT_RSA_SHA1}/renew"),
+        &session,
+        &[("csrf", &csrf), ("same_key", "on")],
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    let renewal = &mailcert_store::requests(&mut f.farm()).unwrap()[0];
+    assert_eq!(renewal.renews.as_deref(), Some(CLIENT_RSA_SHA1));
+    assert_eq!(renewal.key_type, "RSA 2048");
+    let again = get(
+        s.addr,
+        &format!("/certificates/{CLIENT_RSA_SHA1}"),
+        Some(&session),
+    )
+    .text();
+    assert!(again.contains("A renewal is pending"), "{again}");
+
+    // Settings: saved with the changes listed; attention below warning is refused.
+    let settings = get(s.addr, "/settings/certificates", Some(&session));
+    assert_eq!(settings.status, 200);
+    let form = |attention: &'static str| {
+        vec![
+            ("csrf", csrf.as_str()),
+            ("attention_days", attention),
+            ("warning_days", "20"),
+            ("error_days", "10"),
+            ("key_algorithm", "ecc"),
+            ("key_size", "3072"),
+            ("elliptic_curve", "p384"),
+            ("hash", "sha384"),
+            ("organization", "Contoso"),
+            ("organizational_unit", ""),
+            ("locality", ""),
+            ("state", ""),
+            ("country", "de"),
+        ]
+    };
+    let r = post_form(s.addr, "/settings/certificates", &session, &form("10"));
+    assert_eq!(r.status, 303);
+    let t = get(s.addr, "/settings/certificates", Some(&session)).text();
+    assert!(t.contains("below the warning threshold"), "{t}");
+    assert_eq!(
+        mailcert_store::certificate_settings(&mut f.farm()).unwrap(),
+        mailcert_store::CertificateSettings::default()
+    );
+    let r = post_form(s.addr, "/settings/certificates", &session, &form("90"));
+    assert_eq!(r.status, 303);
+    let t = get(s.addr, "/settings/certificates", Some(&session)).text();
+    assert!(t.contains("Certificate settings saved."), "{t}");
+    assert!(
+        t.contains("attention-days: &quot;60&quot; -&gt; &quot;90&quot;"),
+        "{t}"
+    );
+    let saved = mailcert_store::certificate_settings(&mut f.farm()).unwrap();
+    assert_eq!(
+        (saved.attention_days, saved.warning_days, saved.error_days),
+        (90, 20, 10)
+    );
+    assert_eq!(saved.country.as_deref(), Some("DE"));
+    assert_eq!(saved.organizational_unit, None);
+
+    // Health: bound with no contacts shows the banner on every page; a contact clears it.
+    let mut farm = f.farm();
+    mailcert_binding::set(
+        &mut farm,
+        &Target::Farm,
+        mailcert_binding::SettingsChange {
+            smtp_server: Some("relay.example.org".into()),
+            from_address: Some("sp@example.org".into()),
+            certificate: Some(Some(CLIENT_RSA_SHA1.into())),
+            ..Default::default()
+        },
+        now(),
+    )
+    .unwrap();
+    for path in ["/certificates", "/webapps", "/audit", "/settings/farm"] {
+        let t = get(s.addr, path, Some(&session)).text();
+        assert!(t.contains(r#"id="health-banner""#), "{path}: {t}");
+        assert!(t.contains("nobody is notified"), "{path}");
+    }
+    let health = get(s.addr, "/health", Some(&session)).text();
+    assert!(health.contains(r#"id="health-findings""#), "{health}");
+    assert!(health.contains("no-contacts"));
+    let r = post_form(
+        s.addr,
+        "/settings/certificates/contacts/add",
+        &session,
+        &[("csrf", &csrf), ("address", "not an address")],
+    );
+    assert_eq!(r.status, 303);
+    assert!(mailcert_store::contacts(&mut f.farm()).unwrap().is_empty());
+    let r = post_form(
+        s.addr,
+        "/settings/certificates/contacts/add",
+        &session,
+        &[("csrf", &csrf), ("address", "PKI <pki@example.org>")],
+    );
+    assert_eq!(r.status, 303);
+    assert_eq!(
+        mailcert_store::contacts(&mut f.farm()).unwrap(),
+        ["pki@example.org"]
+    );
+    let t = get(s.addr, "/certificates", Some(&session)).text();
+    assert!(!t.contains(r#"id="health-banner""#), "healthy: {t}");
+    assert!(
+        get(s.addr, "/health", Some(&session))
+            .text()
+            .contains("Healthy: no rule fired.")
+    );
+    let r = post_form(
+        s.addr,
+        "/settings/certificates/contacts/remove",
+        &session,
+        &[("csrf", &csrf), ("address", "pki@example.org")],
+    );
+    assert_eq!(r.status, 303);
+    assert!(mailcert_store::contacts(&mut f.farm()).unwrap().is_empty());
+    // Without the CSRF token nothing changes.
+    let r = post_form(
+        s.addr,
+        "/settings/certificates/contacts/add",
+        &session,
+        &[("address", "evil@example.org")],
+    );
+    assert_eq!(r.status, 403);
+    assert!(mailcert_store::contacts(&mut f.farm()).unwrap().is_empty());
+}

@@ -171,6 +171,11 @@ fn list_page(admin: &Admin, f: &Filters, rows: &[Row], now: i64) -> Markup {
                 "The farm's certificate stores. Only certificates in the End Entity store that pass every "
                 "eligibility rule can be chosen as the client certificate for outgoing e-mail."
             }
+            p.actions {
+                a.button href="/certificates/request" { "Request certificate…" }
+                a href="/certificates/request#pending-requests" { "Pending requests" }
+                a href="/settings/certificates" { "Certificate management settings" }
+            }
             form.filters method="get" action="/certificates" aria-label="Filters" {
                 div.f {
                     label for="f-store" { "Store" }
@@ -332,6 +337,12 @@ fn import_flash(file: &str, report: &ImportReport, now: i64) -> Flash {
         lines.push("NOT eligible for SMTP client authentication:".into());
         lines.extend(reasons.iter().cloned());
     }
+    if let Some(r) = &report.request {
+        lines.push(format!(
+            "Paired with the pending request {} and its sealed private key.",
+            r.key_id
+        ));
+    }
     for (old, moved) in &report.replaced {
         lines.push(format!(
             "Renews {}: took over its bindings: {}",
@@ -464,6 +475,8 @@ struct Details {
     bound_to: Vec<String>,
     /// Eligible End Entity certificates its bindings could move to.
     others: Vec<CertRecord>,
+    /// The key id of a pending renewal request.
+    renewal: Option<String>,
     now: i64,
 }
 
@@ -492,11 +505,17 @@ async fn load_details(state: &Shared, sha1: String) -> Result<Details, PageError
                     Ok(())
                 },
             )?;
+            let renewal = tx
+                .requests()?
+                .into_iter()
+                .find(|r| r.renews.as_deref() == Some(&cert.facts.thumbprint_sha1))
+                .map(|r| r.key_id);
             Ok::<_, mailcert_store::Error>(Details {
                 cert,
                 chain,
                 bound_to,
                 others,
+                renewal,
                 now,
             })
         })?)
@@ -648,6 +667,7 @@ fn details_page(admin: &Admin, d: &Details) -> Markup {
                     }
                 }
             }
+            (crate::pages::lifecycle::renew_form(admin, c, d.renewal.as_deref()))
             (export_form(admin, c, &base))
             section.panel {
                 h2 { "Remove" }

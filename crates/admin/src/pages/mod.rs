@@ -2,6 +2,7 @@
 
 pub(crate) mod audit;
 pub(crate) mod certificates;
+pub(crate) mod lifecycle;
 pub(crate) mod queue;
 pub(crate) mod settings;
 pub(crate) mod signin;
@@ -52,6 +53,7 @@ impl IntoResponse for PageError {
                 csrf: None,
                 flashes: &[],
                 active: Nav::None,
+                health: None,
             },
             html! {
                 div.flash.error role="alert" { strong { (message) } }

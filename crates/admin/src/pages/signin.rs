@@ -28,6 +28,7 @@ fn no_password_page() -> Markup {
             csrf: None,
             flashes: &[],
             active: Nav::None,
+            health: None,
         },
         html! {
             div.flash.info role="status" {
@@ -48,6 +49,7 @@ fn form_page(csrf: &str, next: &str, flashes: &[Flash]) -> Markup {
             csrf: None,
             flashes,
             active: Nav::None,
+            health: None,
         },
         html! {
             p.lead { "Central Administration manages the farm's certificates and outgoing e-mail settings." }
