@@ -107,11 +107,59 @@ fn rate(n: usize, d: Duration) -> String {
 
 /// `mailcert send --message` of every file: one process, one connection.
 fn one_connection(db: &Path, files: &[String]) -> Duration {
-    let mut args = vec!["-q", "send", "--webapp", APP, "--message"];
+    pooled(db, files, 1)
+}
+
+/// `mailcert send --connections N --message` of every file: one process, N sessions.
+fn pooled(db: &Path, files: &[String], sessions: usize) -> Duration {
+    let n = sessions.to_string();
+    let mut args = vec![
+        "-q",
+        "send",
+        "--webapp",
+        APP,
+        "--connections",
+        &n,
+        "--message",
+    ];
     args.extend(files.iter().map(String::as_str));
     let t = Instant::now();
     mailcert(db, &args, None);
     t.elapsed()
+}
+
+const SMTP_SOURCE: &str = "/usr/sbin/smtp-source";
+
+/// Postfix's own load generator, `smtp-source -s SESSIONS -m MESSAGES -d`, on a plain
+/// port (no TLS, no certificate): the ceiling of what that Postfix takes.
+fn smtp_source(port: u16, sessions: usize, rcpt: &str) -> Duration {
+    let t = Instant::now();
+    let out = Command::new(SMTP_SOURCE)
+        .args([
+            "-s",
+            &sessions.to_string(),
+            "-m",
+            &MESSAGES.to_string(),
+            "-d",
+        ])
+        .args([
+            "-f",
+            "bench@contoso.com",
+            "-t",
+            rcpt,
+            "-M",
+            "bench.localhost",
+        ])
+        .arg(format!("127.0.0.1:{port}"))
+        .output()
+        .unwrap();
+    let took = t.elapsed();
+    assert!(
+        out.status.success(),
+        "smtp-source failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    took
 }
 
 /// One `mailcert send` process per message.
@@ -298,6 +346,43 @@ fn main() {
                     py_whole.as_secs_f64() / mc_one.as_secs_f64(),
                     py_inner.as_secs_f64() / mc_one.as_secs_f64()
                 );
+            }
+            if Path::new(SMTP_SOURCE).is_file() {
+                // Issue #12: pooled TLS sessions with the client certificate against
+                // Postfix's own plain load generator, on the same Postfix, in one run.
+                let mut pool = Duration::MAX;
+                let mut src4 = Duration::MAX;
+                let mut src1 = Duration::MAX;
+                for _ in 0..2 {
+                    pool = pool.min(pooled(&db, &files, 4));
+                    settle(MESSAGES);
+                    src4 = src4.min(smtp_source(pf.plain_port(), 4, rcpt));
+                    settle(MESSAGES);
+                    src1 = src1.min(smtp_source(pf.plain_port(), 1, rcpt));
+                    settle(MESSAGES);
+                }
+                println!(
+                    "  mailcert send --connections 4 --message x{MESSAGES} (TLS + client chain): {}",
+                    rate(MESSAGES, pool)
+                );
+                println!(
+                    "  smtp-source -s 4 -m {MESSAGES} -d (plain port, no TLS):             {}",
+                    rate(MESSAGES, src4)
+                );
+                println!(
+                    "  -> 4 connections vs smtp-source -s 4: {:.2}x (target >= 0.90x)",
+                    src4.as_secs_f64() / pool.as_secs_f64()
+                );
+                println!(
+                    "  smtp-source -s 1 -m {MESSAGES} -d (plain port, no TLS):             {}",
+                    rate(MESSAGES, src1)
+                );
+                println!(
+                    "  -> 1 connection vs smtp-source -s 1: {:.2}x",
+                    src1.as_secs_f64() / mc_one.as_secs_f64()
+                );
+            } else {
+                println!("  smtp-source: not installed ({SMTP_SOURCE}), pooled phases skipped");
             }
             let d = per_process(&db, rcpt);
             settle(PROCESSES);

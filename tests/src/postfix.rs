@@ -19,7 +19,8 @@
 //! The relay, as configured by default:
 //!
 //! * two listeners on 127.0.0.1 with free ports: STARTTLS ([`Postfix::starttls_port`]) and
-//!   implicit TLS (`smtpd_tls_wrappermode=yes`, [`Postfix::tls_port`]);
+//!   implicit TLS (`smtpd_tls_wrappermode=yes`, [`Postfix::tls_port`]), plus a plain
+//!   one for load generators ([`Postfix::plain_port`]);
 //! * TLS is mandatory and a client certificate is required
 //!   (`smtpd_tls_security_level = encrypt`, `smtpd_tls_ask_ccert = yes`,
 //!   `smtpd_tls_req_ccert = yes`), verified against `root-ca.pem` **only**, so a client
@@ -177,6 +178,7 @@ pub struct Postfix {
     name: String,
     starttls_port: u16,
     tls_port: u16,
+    plain_port: u16,
     domains: Vec<String>,
     /// Whether `postfix start` ran and `stop` has not yet.
     running: bool,
@@ -265,6 +267,7 @@ impl Postfix {
             name,
             starttls_port: 0,
             tls_port: 0,
+            plain_port: 0,
             domains: config.domains.clone(),
             running: false,
         };
@@ -272,9 +275,10 @@ impl Postfix {
 
         let mut attempt = 1;
         loop {
-            let (starttls_port, tls_port) = free_ports()?;
+            let [starttls_port, tls_port, plain_port] = free_ports()?;
             pf.starttls_port = starttls_port;
             pf.tls_port = tls_port;
+            pf.plain_port = plain_port;
             pf.write_config(&config, uid, gid)?;
             let log_before = pf.log().len();
             pf.running = true;
@@ -425,6 +429,7 @@ impl Postfix {
              # service type  private unpriv chroot wakeup maxproc command\n\
              127.0.0.1:{starttls} inet n - n - - smtpd\n  -o syslog_name={name}/starttls\n\
              127.0.0.1:{tls} inet n - n - - smtpd\n  -o syslog_name={name}/tls\n  -o smtpd_tls_wrappermode=yes\n\
+             127.0.0.1:{plain} inet n - n - - smtpd\n  -o syslog_name={name}/plain\n  -o smtpd_tls_security_level=none\n  -o smtpd_tls_ask_ccert=no\n  -o smtpd_tls_req_ccert=no\n  -o smtpd_relay_restrictions=permit_mynetworks,reject_unauth_destination\n\
              pickup unix n - n 60 1 pickup\n\
              cleanup unix n - n - 0 cleanup\n\
              qmgr unix n - n 300 1 qmgr\n\
@@ -449,6 +454,7 @@ impl Postfix {
              postlog unix-dgram n - n - 1 postlogd\n",
             starttls = self.starttls_port,
             tls = self.tls_port,
+            plain = self.plain_port,
         );
         write_file(&self.config_dir().join("main.cf"), &main, 0o644)?;
         write_file(&self.config_dir().join("master.cf"), &master, 0o644)?;
@@ -581,7 +587,14 @@ impl Postfix {
         Ok(())
     }
 
-    /// The STARTTLS listener's port on 127.0.0.1.
+    /// A third listener on 127.0.0.1: plain SMTP, no TLS, relaying for loopback
+    /// clients (`permit_mynetworks`). Only for load generators such as `smtp-source`,
+    /// which speak no TLS, to measure the same Postfix's own ceiling.
+    pub fn plain_port(&self) -> u16 {
+        self.plain_port
+    }
+
+    /// The STARTTLS listener's port (client certificate demanded per the config).
     pub fn starttls_port(&self) -> u16 {
         self.starttls_port
     }
@@ -925,12 +938,17 @@ fn postfix_ids() -> Result<(u32, u32), String> {
 }
 
 /// Two distinct free ports on 127.0.0.1 (bound together, then released for Postfix).
-fn free_ports() -> Result<(u16, u16), String> {
-    let a = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("binding 127.0.0.1:0: {e}"))?;
-    let b = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("binding 127.0.0.1:0: {e}"))?;
-    let pa = a.local_addr().map_err(|e| e.to_string())?.port();
-    let pb = b.local_addr().map_err(|e| e.to_string())?.port();
-    Ok((pa, pb))
+fn free_ports() -> Result<[u16; 3], String> {
+    // All three held open together, so that they are three different ports.
+    let mut held = Vec::with_capacity(3);
+    let mut ports = [0u16; 3];
+    for p in &mut ports {
+        let l =
+            TcpListener::bind("127.0.0.1:0").map_err(|e| format!("binding 127.0.0.1:0: {e}"))?;
+        *p = l.local_addr().map_err(|e| e.to_string())?.port();
+        held.push(l);
+    }
+    Ok(ports)
 }
 
 /// Whether something listens on 127.0.0.1:`port` (from /proc/net/tcp; a plain connect

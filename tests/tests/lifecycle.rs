@@ -913,3 +913,43 @@ fn contacts_are_validated_and_changes_audited() {
     let (req, _) = request(&f, "defaults2", &["--common-name", "e"]);
     assert_eq!(req["key_type"], "ECDSA P-384", "{req}");
 }
+
+#[test]
+fn concurrent_imports_of_the_signed_certificate_pair_it_once() {
+    let f = TestFarm::new();
+    let (req, csr) = request(
+        &f,
+        "race",
+        &["--common-name", "race", "--key-algorithm", "ecc"],
+    );
+    let cert = sign(f.dir.path(), &csr, "race", 90);
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            f.command(&["--json", "cert", "import", path_str(&cert)])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let runs: Vec<_> = children
+        .into_iter()
+        .map(|c| mailcert_tests::Run::from_output(c.wait_with_output().unwrap()))
+        .collect();
+    for r in &runs {
+        assert_eq!(r.code, 0, "{r:?}");
+    }
+    let paired = runs
+        .iter()
+        .filter(|r| r.json()[0]["request"] == req["key_id"])
+        .count();
+    assert_eq!(paired, 1, "paired exactly once: {runs:?}");
+    let stored = f.list(&[]);
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    assert_eq!(stored[0]["has_private_key"], true);
+    assert_eq!(stored[0]["eligible"], true);
+    assert_eq!(
+        f.ok(&["--json", "cert", "request", "list"]).json(),
+        serde_json::json!([])
+    );
+}

@@ -438,3 +438,25 @@ fn two_instances_run_at_once_and_stop_cleanly() {
     assert_eq!(a.wait_for_delivered(2, WAIT), 2);
     assert!(Path::new(a.dir()).exists());
 }
+
+/// The plain listener for load generators: Postfix's own `smtp-source` delivers through
+/// it without TLS, while the certificate ports keep demanding a client certificate.
+#[test]
+fn the_plain_port_takes_smtp_source_from_loopback() {
+    let Some(pf) = start(PostfixConfig::new()) else {
+        return;
+    };
+    let out = Command::new("/usr/sbin/smtp-source")
+        .args(["-s", "2", "-m", "4", "-f", "bench@client.test", "-t", RCPT])
+        .arg(format!("127.0.0.1:{}", pf.plain_port()))
+        .output()
+        .expect("smtp-source comes with the postfix package");
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(pf.wait_for_delivered(4, WAIT), 4, "{}", pf.log());
+    assert_eq!(pf.maildir_count(RCPT), 4);
+    let r = send(&pf, Port::StartTls, None, RCPT);
+    assert_eq!(
+        r["ok"], false,
+        "still no relaying without a certificate: {r}"
+    );
+}

@@ -204,10 +204,14 @@ pub fn import_bundle(
         } else {
             Vec::new()
         };
-        if let Some(r) = &request {
-            // Consumed in this transaction: a concurrent import of the same certificate
-            // finds it gone and rolls back.
-            if !tx.delete_request(&r.key_id)? {
+        // Consumed in this transaction. A concurrent import of the same certificate that
+        // got there first left it stored with its key: then this one is a no-op.
+        let consumed = match &request {
+            Some(r) if tx.delete_request(&r.key_id)? => Some(r.clone()),
+            Some(_) if leaf.outcome == Outcome::AlreadyPresent && leaf.record.has_private_key => {
+                None
+            }
+            Some(r) => {
                 return Err(crate::error::Error::Rejected {
                     rule: "certificate-request",
                     message: format!(
@@ -216,6 +220,9 @@ pub fn import_bundle(
                     ),
                 });
             }
+            None => None,
+        };
+        if let Some(r) = &consumed {
             tx.audit(
                 now,
                 "request-complete",
@@ -230,7 +237,7 @@ pub fn import_bundle(
         }
         Ok(ImportReport {
             leaf,
-            request: request.clone(),
+            request: consumed,
             chain,
             replaced,
         })
