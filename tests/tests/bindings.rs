@@ -82,7 +82,26 @@ fn web_applications_are_normalised_listed_and_removed() {
         "--certificate",
         "name:relay",
     ]);
-    f.ok(&["webapp", "remove", APP]);
+    // Issue #13: a bound certificate keeps the application unless forced, as for
+    // `cert remove`; the hint comes after the error it explains.
+    let r = f.run(&["webapp", "remove", APP]);
+    assert_eq!(r.code, 3, "{r:?}");
+    let err = r
+        .stderr
+        .find("mailcert: bound: web application")
+        .expect("the rule first");
+    let hint = r.stderr.find("hint: --force").expect("then the hint");
+    assert!(err < hint, "{r:?}");
+    assert_eq!(
+        f.ok(&["--json", "webapp", "list"])
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        2,
+        "nothing removed"
+    );
+    f.ok(&["webapp", "remove", APP, "--force"]);
     assert_eq!(f.run(&["webapp", "remove", APP]).code, 4);
     assert_eq!(f.run(&["smtp", "show", "--webapp", APP]).code, 4);
     // Its binding went with it.
@@ -144,16 +163,30 @@ fn farm_fallback_keep_what_was_left_out_and_clear() {
         s["certificate"]["thumbprint_sha1"],
         sha1_of("client-rsa.pem")
     );
-    assert_eq!(
-        s["from_address"],
-        Value::Null,
-        "no merging with the farm's fields"
-    );
+    // Issue #13: own settings without From take the farm's, and say so.
+    assert_eq!(s["from_address"], "sp@contoso.com");
+    assert_eq!(s["from_address_inherited"], true);
+    assert_eq!(s["reply_to"], Value::Null, "the farm's was cleared above");
     let text = f.ok(&["smtp", "show", "--webapp", APP]).stdout;
     assert!(
         text.contains("from the web application") && text.contains("[Expiration: 2045-01-01]"),
         "{text}"
     );
+    assert!(
+        text.contains("sp@contoso.com (the farm's: this application sets none)"),
+        "{text}"
+    );
+    assert!(text.contains("Status:              ok"), "{text}");
+    // Switching encryption moves a port that was the default along; a chosen one stays
+    // with a warning.
+    let r = f.ok(&["smtp", "set", "--webapp", APP, "--encryption", "starttls"]);
+    assert_eq!(show(&f, &["--webapp", APP])["port"], 25, "{r:?}");
+    assert!(r.stdout.contains("port: 465 -> 25"), "{r:?}");
+    f.ok(&["smtp", "set", "--webapp", APP, "--port", "2525"]);
+    let r = f.ok(&["smtp", "set", "--webapp", APP, "--encryption", "tls"]);
+    assert_eq!(show(&f, &["--webapp", APP])["port"], 2525);
+    assert!(r.stderr.contains("the usual port for it is 465"), "{r:?}");
+    f.ok(&["smtp", "set", "--webapp", APP, "--port", "465"]);
     f.ok(&["smtp", "clear", "--webapp", APP]);
     assert_eq!(show(&f, &["--webapp", APP])["source"], "farm");
     assert!(
@@ -628,7 +661,39 @@ fn audit_trail_records_every_change_without_secrets() {
     assert_eq!(actions[0], "unbind", "newest first: {actions:?}");
     let text = serde_json::to_string(&j).unwrap();
     assert!(!text.contains("hunter2"));
-    assert!(text.contains("smtp-password=(changed)"));
+    assert!(text.contains("smtp-password: (changed)"), "{text}");
+    // Issue #13: each change is recorded as field: old -> new; a call that changes
+    // nothing writes nothing and says so.
+    assert!(
+        text.contains("server: (none) -> relay.contoso.com")
+            || text.contains("server: relay.contoso.com"),
+        "{text}"
+    );
+    let before = j.as_array().unwrap().len();
+    let same = f.ok(&[
+        "smtp",
+        "set",
+        "--farm",
+        "--smtp-server",
+        "relay.contoso.com",
+    ]);
+    assert!(same.stdout.contains("unchanged"), "{same:?}");
+    let after = f.ok(&["--json", "audit"]).json();
+    assert_eq!(
+        after.as_array().unwrap().len(),
+        before,
+        "no audit line for no change"
+    );
+    let moved = f.ok(&["smtp", "set", "--farm", "--charset", "iso-8859-1"]);
+    assert!(
+        moved.stdout.contains("charset: utf-8 -> iso-8859-1"),
+        "{moved:?}"
+    );
+    let after = f.ok(&["--json", "audit"]).json();
+    assert_eq!(
+        after[0]["detail"], "charset: utf-8 -> iso-8859-1",
+        "{after}"
+    );
     assert!(j[0]["actor"].as_str().is_some_and(|a| !a.is_empty()));
     assert!(j[0]["at"].as_str().unwrap().ends_with('Z'));
     assert!(
@@ -637,7 +702,7 @@ fn audit_trail_records_every_change_without_secrets() {
             .as_array()
             .unwrap()
             .len()
-            == j.as_array().unwrap().len()
+            == after.as_array().unwrap().len()
     );
     assert!(
         f.ok(&["--json", "audit", "--since", "2999-01-01"])

@@ -689,7 +689,7 @@ fn test_buttons_show_the_testers_steps() {
     assert!(
         get(s.addr, "/settings/farm", Some(&session))
             .text()
-            .contains("not a valid mailbox")
+            .contains("is not an e-mail address")
     );
 }
 

@@ -18,8 +18,8 @@ pub use health::{
     notification_text, record_notified,
 };
 pub use service::{
-    Effective, SendPlan, Source, Target, add_webapp, clear, effective, host_name, list_webapps,
-    plan, remove_webapp, set,
+    Effective, Saved, SendPlan, Source, Target, add_webapp, clear, effective, host_name,
+    list_webapps, plan, remove_webapp, set,
 };
 pub use settings::{
     CHARSETS, CertificateCheck, Credentials, Encryption, SettingsChange, SmtpSettings,

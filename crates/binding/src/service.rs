@@ -54,6 +54,28 @@ pub struct Effective {
     /// Problems with the binding now: the bound certificate removed or no longer
     /// eligible, each reason a line. Empty when healthy.
     pub problems: Vec<String>,
+    /// The farm's From address, used by a web application whose own settings set none.
+    pub inherited_from: Option<String>,
+    /// The farm's Reply-To address, used by a web application whose own settings set none.
+    pub inherited_reply_to: Option<String>,
+}
+
+impl Effective {
+    /// The From address mail is sent with: the settings' own, else the farm's.
+    pub fn from_address(&self) -> Option<&str> {
+        self.settings
+            .from_address
+            .as_deref()
+            .or(self.inherited_from.as_deref())
+    }
+
+    /// The Reply-To address mail is sent with: the settings' own, else the farm's.
+    pub fn reply_to(&self) -> Option<&str> {
+        self.settings
+            .reply_to
+            .as_deref()
+            .or(self.inherited_reply_to.as_deref())
+    }
 }
 
 /// The additional data that binds a sealed SMTP password to its settings level and to
@@ -178,13 +200,23 @@ pub fn add_webapp(
     })
 }
 
-/// Removes a web application with its settings and binding.
-pub fn remove_webapp(farm: &mut Farm, url: &WebAppUrl, now: i64) -> Result<WebAppRow> {
+/// Removes a web application with its settings and binding. One with a certificate
+/// bound to its own settings is removed only with `force` (as a bound certificate is).
+pub fn remove_webapp(farm: &mut Farm, url: &WebAppUrl, force: bool, now: i64) -> Result<WebAppRow> {
     farm.write(|tx| {
         let (scope, w) = scope_of(tx, &Target::WebApp(url.clone()))?;
         if let Some(s) = tx.settings(scope)?
             && let Some(c) = &s.certificate_sha1
         {
+            if !force {
+                return Err(Error::one(
+                    Field::Certificate,
+                    "bound",
+                    format!(
+                        "web application {url} has certificate {c} bound to its own settings; removing it drops that binding, so force the removal to do so"
+                    ),
+                ));
+            }
             tx.audit(
                 now,
                 "unbind",
@@ -233,12 +265,27 @@ fn effective_in(tx: &Tx<'_>, target: &Target, now: i64) -> Result<Option<Effecti
     };
     let settings = from_row(&row);
     let (certificate, problems) = problems(tx, &settings, now)?;
+    // A web application's own settings without From or Reply-To take the farm's.
+    let (mut inherited_from, mut inherited_reply_to) = (None, None);
+    if source == Source::WebApplication
+        && (settings.from_address.is_none() || settings.reply_to.is_none())
+        && let Some(farm_row) = tx.settings(Scope::Farm)?
+    {
+        if settings.from_address.is_none() {
+            inherited_from = farm_row.from_address;
+        }
+        if settings.reply_to.is_none() {
+            inherited_reply_to = farm_row.reply_to;
+        }
+    }
     Ok(Some(Effective {
         target: target.clone(),
         source,
         settings,
         certificate,
         problems,
+        inherited_from,
+        inherited_reply_to,
     }))
 }
 
@@ -257,12 +304,7 @@ pub fn effective(farm: &mut Farm, target: &Target, now: i64) -> Result<Effective
 
 /// Applies a change to the settings of `target`, keeping what the change leaves out.
 /// Every rule is checked; on any failure nothing changes.
-pub fn set(
-    farm: &mut Farm,
-    target: &Target,
-    change: SettingsChange,
-    now: i64,
-) -> Result<Effective> {
+pub fn set(farm: &mut Farm, target: &Target, change: SettingsChange, now: i64) -> Result<Saved> {
     let password_given = matches!(change.credentials, Some(Some(_)));
     farm.write_with_key(password_given, |tx, master| {
         let (scope, _) = scope_of(tx, target)?;
@@ -296,6 +338,13 @@ pub fn set(
         match change.port {
             Some(p) => s.port = p,
             None if first_time => s.port = s.encryption.default_port(),
+            // A port that was the old encryption's default (never chosen) follows the
+            // new encryption: 25 with starttls becomes 465 with tls, and back.
+            None if s.encryption != before.encryption
+                && before.port == before.encryption.default_port() =>
+            {
+                s.port = s.encryption.default_port();
+            }
             None => {}
         }
         let clearable = |v: String| {
@@ -378,7 +427,7 @@ pub fn set(
             certificate_sha1: v.certificate.clone(),
             updated_at: now,
         })?;
-        audit_changes(
+        let changes = audit_changes(
             tx,
             target,
             &before,
@@ -387,11 +436,22 @@ pub fn set(
             new_password.is_some(),
             now,
         )?;
-        effective_in(tx, target, now)?.ok_or_else(|| Error::NoSettings {
+        let effective = effective_in(tx, target, now)?.ok_or_else(|| Error::NoSettings {
             scope: target.label(),
             hint: "",
-        })
+        })?;
+        Ok(Saved { effective, changes })
     })
+}
+
+/// What [`set`] did: the settings now in force, and each change as `field: old -> new`
+/// (never a secret); empty when nothing changed.
+#[derive(Debug, Clone)]
+pub struct Saved {
+    /// The effective settings after the change.
+    pub effective: Effective,
+    /// The fields that changed; empty when the call changed nothing.
+    pub changes: Vec<String>,
 }
 
 fn cert_check(c: &CertRecord, now: i64) -> CertificateCheck {
@@ -401,6 +461,8 @@ fn cert_check(c: &CertRecord, now: i64) -> CertificateCheck {
     }
 }
 
+/// Writes the audit lines of a settings change (nothing when nothing changed) and returns
+/// the changes as `field: old -> new`; a password is only ever "(changed)".
 fn audit_changes(
     tx: &Tx<'_>,
     target: &Target,
@@ -409,11 +471,20 @@ fn audit_changes(
     first_time: bool,
     password_changed: bool,
     now: i64,
-) -> Result<()> {
+) -> Result<Vec<String>> {
     let mut changed = Vec::new();
     let mut note = |name: &str, a: String, b: String| {
-        if (first_time && !b.is_empty()) || (!first_time && a != b) {
-            changed.push(format!("{name}={b}"));
+        if first_time && !b.is_empty() {
+            changed.push(format!("{name}: {b}"));
+        } else if !first_time && a != b {
+            let show = |v: &str| {
+                if v.is_empty() {
+                    "(none)".to_string()
+                } else {
+                    v.to_string()
+                }
+            };
+            changed.push(format!("{name}: {} -> {}", show(&a), show(&b)));
         }
     };
     let opt = |o: &Option<String>| o.clone().unwrap_or_default();
@@ -434,12 +505,14 @@ fn audit_changes(
     note("helo", opt(&before.helo), opt(&after.helo));
     note("smtp-user", opt(&before.smtp_user), opt(&after.smtp_user));
     if password_changed {
-        changed.push("smtp-password=(changed)".into());
+        changed.push("smtp-password: (changed)".into());
     } else if before.has_password && !after.has_password {
-        changed.push("smtp-password=(removed)".into());
+        changed.push("smtp-password: (removed)".into());
     }
     let label = target.label();
-    tx.audit(now, "settings change", &label, &changed.join(", "))?;
+    if !changed.is_empty() {
+        tx.audit(now, "settings change", &label, &changed.join(", "))?;
+    }
     if before.certificate != after.certificate {
         if let Some(old) = &before.certificate {
             tx.audit(now, "unbind", &label, old)?;
@@ -447,8 +520,13 @@ fn audit_changes(
         if let Some(new) = &after.certificate {
             tx.audit(now, "bind", &label, new)?;
         }
+        changed.push(format!(
+            "certificate: {} -> {}",
+            before.certificate.as_deref().unwrap_or("(none)"),
+            after.certificate.as_deref().unwrap_or("(none)")
+        ));
     }
-    Ok(())
+    Ok(changed)
 }
 
 /// Drops a web application's own settings so that it falls back to the farm's.
@@ -501,7 +579,14 @@ impl std::fmt::Debug for SendPlan {
 /// Resolves what `target` sends with; an unhealthy binding (bound certificate removed or
 /// ineligible) is refused with the reasons, before any connection is made.
 pub fn plan(farm: &mut Farm, target: &Target, now: i64) -> Result<SendPlan> {
-    let effective = effective(farm, target, now)?;
+    let mut effective = effective(farm, target, now)?;
+    // What is sent carries the inherited From and Reply-To.
+    if effective.settings.from_address.is_none() {
+        effective.settings.from_address = effective.inherited_from.clone();
+    }
+    if effective.settings.reply_to.is_none() {
+        effective.settings.reply_to = effective.inherited_reply_to.clone();
+    }
     if !effective.problems.is_empty() {
         return Err(Error::Invalid(
             effective

@@ -195,7 +195,11 @@ pub fn valid_host(s: &str) -> bool {
 pub fn parse_mailbox(s: &str) -> Result<lettre::message::Mailbox, String> {
     s.trim()
         .parse::<lettre::message::Mailbox>()
-        .map_err(|e| format!("'{s}' is not a valid mailbox address: {e}"))
+        .map_err(|_| {
+            format!(
+                "'{s}' is not an e-mail address: give one such as sharepoint@contoso.com or \"SharePoint <sharepoint@contoso.com>\""
+            )
+        })
 }
 
 /// Settings that passed every rule. The only way to make one is [`validate`], so

@@ -13,7 +13,13 @@ impl WebAppUrl {
     /// Parses and normalises; only http and https URLs with a host are web applications.
     pub fn parse(input: &str) -> Result<WebAppUrl> {
         let bad = |why: String| Error::one(Field::Url, "url", format!("'{input}' {why}"));
-        let u = url::Url::parse(input.trim()).map_err(|e| bad(format!("is not a URL: {e}")))?;
+        let u = url::Url::parse(input.trim()).map_err(|e| match e {
+            url::ParseError::RelativeUrlWithoutBase => bad(format!(
+                "is not a URL: a web application's URL starts with https:// or http://, such as https://{}",
+                input.trim().trim_start_matches('/')
+            )),
+            other => bad(format!("is not a URL ({other}); give one such as https://intranet.contoso.com")),
+        })?;
         if !matches!(u.scheme(), "http" | "https") {
             return Err(bad("is not an http or https URL".into()));
         }

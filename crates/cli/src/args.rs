@@ -322,6 +322,9 @@ pub(crate) enum WebappCommand {
     Remove {
         /// Its URL.
         url: String,
+        /// Also when a certificate is bound to its own settings (the binding goes too).
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -448,6 +451,10 @@ pub(crate) enum CertCommand {
         /// later expiry): it takes over its bindings.
         #[arg(long)]
         replace: bool,
+        /// A self-signed CA certificate that comes with the file goes to Pending, not
+        /// Root: it does not become a trust anchor for the relays' server certificates.
+        #[arg(long)]
+        no_chain_trust: bool,
     },
     /// List certificates.
     List {
@@ -487,9 +494,12 @@ pub(crate) enum CertCommand {
         /// pem, der, pfx or p7b.
         #[arg(long)]
         format: mailcert_store::ExportFormat,
-        /// Output file (written 0600 when it carries the key).
+        /// Output file (written 0600 when it carries the key), or - for standard output.
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// Replace FILE when it exists.
+        #[arg(long)]
+        force: bool,
         /// Add the issuing certificates held in the farm.
         #[arg(long)]
         include_chain: bool,

@@ -44,9 +44,27 @@ impl std::fmt::Display for Exit {
 
 impl std::error::Error for Exit {}
 
+/// An error with advice for the person, printed after the error it explains.
+#[derive(Debug)]
+pub(crate) struct Hinted {
+    pub(crate) error: anyhow::Error,
+    pub(crate) hint: String,
+}
+
+impl std::fmt::Display for Hinted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:#}\nhint: {}", self.error, self.hint)
+    }
+}
+
+impl std::error::Error for Hinted {}
+
 /// Maps an error chain to the contract's exit code.
 pub(crate) fn exit_code(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {
+        if let Some(h) = cause.downcast_ref::<Hinted>() {
+            return exit_code(&h.error);
+        }
         if let Some(e) = cause.downcast_ref::<Exit>() {
             return e.code;
         }
@@ -98,17 +116,63 @@ fn arguments() -> Vec<std::ffi::OsString> {
     args
 }
 
+/// The name of an exit code's kind in `--json` error objects.
+pub(crate) fn kind_name(code: u8) -> &'static str {
+    match code {
+        exit::OK => "ok",
+        exit::USAGE => "usage",
+        exit::REJECTED => "rejected",
+        exit::NOT_FOUND => "not-found",
+        commands::send::DELIVERY_FAILED => "delivery-failed",
+        _ => "error",
+    }
+}
+
+/// Under `--json`, a failure is also one object on stdout: `{"error", "kind",
+/// "exit_code"}` (the message stays on stderr for people).
+fn json_error(text: &str, code: u8) {
+    let v = serde_json::json!({
+        "error": text,
+        "kind": kind_name(code),
+        "exit_code": code,
+    });
+    let _ = out::stdout(&format!("{v}\n"));
+}
+
 fn main() -> ExitCode {
-    let cli = args::Cli::parse_from(arguments());
+    let argv = arguments();
+    // `--json` as typed, before parsing: a usage error is reported in JSON too.
+    let json = argv.iter().skip(1).any(|a| a == "--json");
+    let cli = match args::Cli::try_parse_from(&argv) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
+            if json && code != exit::OK {
+                let rendered = e.to_string();
+                let first = rendered.lines().next().unwrap_or_default();
+                json_error(first.trim_start_matches("error: "), code);
+            }
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
     match commands::run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
             // An already-reported failure carries an empty message.
             let text = format!("{err:#}");
+            let code = exit_code(&err);
             if !text.is_empty() {
                 errln!("mailcert: {text}");
+                if json {
+                    json_error(&text, code);
+                }
             }
-            ExitCode::from(exit_code(&err))
+            ExitCode::from(code)
         }
     }
 }

@@ -97,10 +97,23 @@ fn clip(s: &str, n: usize) -> String {
     }
 }
 
+/// The NAME column: the friendly name, else `cn:` and the common name, so that what is
+/// shown is also a reference that finds the certificate.
+pub(crate) fn list_name(c: &CertRecord) -> String {
+    match (&c.friendly_name, &c.facts.subject_cn) {
+        (Some(n), _) => n.clone(),
+        (None, Some(cn)) => format!("cn:{cn}"),
+        (None, None) => c.facts.subject.clone(),
+    }
+}
+
 /// One row of the people's table.
 pub(crate) fn table_row(c: &CertRecord, now: i64, bound: bool, renewal_pending: bool) -> String {
     let findings = c.findings(now);
-    let mut eligible = if findings.is_empty() {
+    // Eligibility is a question for End Entity certificates only.
+    let mut eligible = if c.store != mailcert_store::StoreName::EndEntity {
+        "—".to_string()
+    } else if findings.is_empty() {
         "yes".to_string()
     } else {
         let rules: Vec<&str> = findings.iter().map(|f| f.rule.name()).collect();
@@ -113,7 +126,7 @@ pub(crate) fn table_row(c: &CertRecord, now: i64, bound: bool, renewal_pending: 
         "{:<40}  {:<12}  {:<24}  {:<10}  {:>5}  {:<3}  {:<5}  {}",
         c.facts.thumbprint_sha1,
         c.store.as_str(),
-        clip(c.display_name(), 24),
+        clip(&list_name(c), 24),
         date(c.facts.not_after),
         days_until(c.facts.not_after, now),
         if c.has_private_key { "yes" } else { "no" },

@@ -19,10 +19,12 @@ pub enum MessageError {
     )]
     NoSender,
     /// No recipient was given or found.
-    #[error("no recipients: give them as arguments, or use -t to read To/Cc/Bcc")]
+    #[error("no recipients (none given, and none found in To, Cc or Bcc where those are read)")]
     NoRecipients,
     /// An address does not parse.
-    #[error("'{0}' is not a valid mailbox address")]
+    #[error(
+        "'{0}' is not an e-mail address: give one such as ops@contoso.com or \"Ops <ops@contoso.com>\""
+    )]
     BadAddress(String),
     /// The input is not an RFC 5322 message.
     #[error("not an RFC 5322 message: {0}")]

@@ -109,7 +109,7 @@ pub enum Error {
     },
     /// A reference that is not a thumbprint, prefix or `name:` form.
     #[error(
-        "'{reference}' is not a certificate reference: give a SHA-1 thumbprint, a prefix of at least 8 hex digits, a SHA-256 thumbprint or name:FRIENDLY-NAME"
+        "'{reference}' is not a certificate reference: give a SHA-1 thumbprint, a prefix of at least 8 hex digits, a SHA-256 thumbprint, name:FRIENDLY-NAME or cn:COMMON-NAME"
     )]
     BadReference {
         /// The reference as typed.

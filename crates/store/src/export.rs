@@ -140,7 +140,7 @@ pub fn export(farm: &mut Farm, cert: &CertRecord, req: &ExportRequest<'_>) -> Re
             })?;
             let password = req.password.ok_or_else(|| Error::Rejected {
                 rule: "password",
-                message: "a PFX export needs a password (--password-file or --password-env)".into(),
+                message: "a PFX export needs a password to protect the private key".into(),
             })?;
             let bytes = pfx(
                 cert,

@@ -22,6 +22,10 @@ pub struct ImportOptions {
     /// Treat the leaf as the renewal of a bound certificate with the same subject and
     /// subject alternative names that expires earlier, and move its bindings to it.
     pub replace: bool,
+    /// Put self-signed CA certificates that arrive with the leaf in the Pending store
+    /// instead of Root, so that they do not become trust anchors for the relays' server
+    /// certificates until someone moves them there.
+    pub no_chain_trust: bool,
 }
 
 /// What happened to one certificate of a bundle.
@@ -34,6 +38,9 @@ pub enum Outcome {
     AlreadyPresent,
     /// Already in the farm without its key; the key was added.
     KeyAdded,
+    /// Already in the farm with its key, imported again with the key and `exportable`:
+    /// the key may now be exported.
+    ExportableSet,
 }
 
 /// One certificate's result.
@@ -129,6 +136,21 @@ pub fn import_bundle(
                         &format!("private key added from {file}"),
                     )?;
                     outcome = Outcome::KeyAdded;
+                } else if existing.has_private_key
+                    && !existing.exportable
+                    && opts.exportable
+                    && let Some(s) = &sealed
+                {
+                    // The same key again (it matched the certificate), now allowed out:
+                    // what an operator does after an import without --exportable.
+                    tx.set_private_key(existing.id, s, true)?;
+                    tx.audit(
+                        now,
+                        "import",
+                        &leaf_facts.describe(),
+                        &format!("private key marked exportable (imported again from {file} with --exportable)"),
+                    )?;
+                    outcome = Outcome::ExportableSet;
                 }
                 if let (None, Some(name)) = (&existing.friendly_name, &friendly) {
                     tx.set_friendly_name(existing.id, Some(name))?;
@@ -177,7 +199,10 @@ pub fn import_bundle(
                     outcome: Outcome::AlreadyPresent,
                 },
                 None => {
-                    let store = facts.natural_store();
+                    let store = match facts.natural_store() {
+                        StoreName::Root if opts.no_chain_trust => StoreName::Pending,
+                        other => other,
+                    };
                     let id = tx.insert(&NewCert {
                         facts,
                         der,

@@ -240,9 +240,13 @@ fn list_page(admin: &Admin, f: &Filters, rows: &[Row], now: i64) -> Markup {
                                         @if r.cert.has_private_key && r.cert.exportable { br; small { "exportable" } }
                                     }
                                     td.eligibility {
-                                        (yes_no(r.reasons.is_empty()))
-                                        @if !r.reasons.is_empty() {
-                                            ul.reasons { @for reason in &r.reasons { li { (reason) } } }
+                                        @if r.cert.store != StoreName::EndEntity {
+                                            span title="Only End Entity certificates can authenticate mail" { "—" }
+                                        } @else {
+                                            (yes_no(r.reasons.is_empty()))
+                                            @if !r.reasons.is_empty() {
+                                                ul.reasons { @for reason in &r.reasons { li { (reason) } } }
+                                            }
                                         }
                                     }
                                     td {
@@ -312,6 +316,11 @@ fn import_form(csrf: &str) -> Markup {
                         " "
                         label for="replace" { "Renewal: take over the bindings of the bound certificate it renews" }
                     }
+                    div {
+                        input #no_chain_trust type="checkbox" name="no_chain_trust" value="on";
+                        " "
+                        label for="no_chain_trust" { "Keep a root CA that comes with the file in Pending, not as a trust anchor" }
+                    }
                 }
             }
             div.actions { button.import type="submit" { "Import" } }
@@ -324,6 +333,7 @@ fn outcome_word(o: Outcome) -> &'static str {
         Outcome::Added => "added",
         Outcome::AlreadyPresent => "already present",
         Outcome::KeyAdded => "private key added to",
+        Outcome::ExportableSet => "private key made exportable for",
     }
 }
 
@@ -357,6 +367,12 @@ fn import_flash(file: &str, report: &ImportReport, now: i64) -> Flash {
             c.record.display_name(),
             c.record.store.display_name()
         ));
+        if c.outcome == Outcome::Added && c.record.store == StoreName::Root {
+            lines.push(format!(
+                "{} is now a trust anchor: relays whose server certificate chains to it are trusted.",
+                c.record.display_name()
+            ));
+        }
     }
     Flash::new(
         if reasons.is_empty() {
@@ -408,6 +424,7 @@ pub(crate) async fn import(State(state): State<Shared>, upload: AdminUpload) -> 
         friendly_name: Some(data.get("friendly_name").trim().to_string()).filter(|n| !n.is_empty()),
         exportable: data.checked("exportable"),
         replace: data.checked("replace"),
+        no_chain_trust: data.checked("no_chain_trust"),
     };
     let password: Option<Zeroizing<String>> =
         Some(Zeroizing::new(data.get("password").to_string())).filter(|p| !p.is_empty());

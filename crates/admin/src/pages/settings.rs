@@ -635,7 +635,7 @@ fn web_hint(rule: &str) -> Option<&'static str> {
 }
 
 enum Saved {
-    Yes,
+    Yes(Vec<String>),
     No(Box<Loaded>, Vec<(Field, String)>),
 }
 
@@ -652,7 +652,7 @@ async fn save(state: Shared, target: Target, form: AdminForm) -> Response {
         let (change, mut errors) = build_change(&v, password, &loaded.stored());
         if errors.is_empty() {
             match mailcert_binding::set(farm, &t, change, now) {
-                Ok(_) => return Ok(Saved::Yes),
+                Ok(saved) => return Ok(Saved::Yes(saved.changes)),
                 Err(e) if !e.violations().is_empty() => {
                     for viol in e.violations() {
                         errors.push((
@@ -680,19 +680,24 @@ async fn save(state: Shared, target: Target, form: AdminForm) -> Response {
     })
     .await;
     match r {
-        Ok(Saved::Yes) => flash_redirect(
+        Ok(Saved::Yes(changes)) => flash_redirect(
             &state,
             &admin.id,
             Flash::new(
                 FlashKind::Ok,
                 format!(
-                    "Saved the outgoing e-mail settings of {}.",
+                    "{} the outgoing e-mail settings of {}.",
+                    if changes.is_empty() {
+                        "Nothing changed in"
+                    } else {
+                        "Saved"
+                    },
                     match &target {
                         Target::Farm => "the farm".to_string(),
                         Target::WebApp(u) => u.to_string(),
                     }
                 ),
-                vec![],
+                changes,
             ),
             &page_href(&target),
         ),

@@ -206,7 +206,7 @@ pub(crate) async fn remove(State(state): State<Shared>, form: AdminForm) -> Resp
         }
     };
     let r = with_farm(&state, move |farm, now| {
-        Ok(mailcert_binding::remove_webapp(farm, &url, now))
+        Ok(mailcert_binding::remove_webapp(farm, &url, true, now))
     })
     .await;
     let flash = match r {

@@ -28,6 +28,7 @@ pub(crate) fn run(g: &Globals, cmd: CertCommand) -> Result<u8> {
             friendly_name,
             exportable,
             replace,
+            no_chain_trust,
         } => {
             if key.is_some() && files.len() > 1 {
                 return Err(Exit {
@@ -50,6 +51,7 @@ pub(crate) fn run(g: &Globals, cmd: CertCommand) -> Result<u8> {
                 friendly_name,
                 exportable,
                 replace,
+                no_chain_trust,
             };
             import(g, &mut farm, &files, key.as_deref(), &password, &opts, now)
         }
@@ -79,7 +81,15 @@ pub(crate) fn run(g: &Globals, cmd: CertCommand) -> Result<u8> {
             password,
             pfx_encryption,
             no_key,
+            force,
         } => {
+            if g.json && out == Path::new("-") {
+                return Err(Exit {
+                    code: exit::USAGE,
+                    message: "--json and --out - both want standard output; give --out FILE".into(),
+                }
+                .into());
+            }
             let cert = farm.read(|tx| tx.resolve(&reference))?;
             let pw = if format == mailcert_store::ExportFormat::Pfx {
                 match secrets::from_source(&password)? {
@@ -101,6 +111,13 @@ pub(crate) fn run(g: &Globals, cmd: CertCommand) -> Result<u8> {
             } else {
                 None
             };
+            if format == mailcert_store::ExportFormat::Pfx && pw.is_none() {
+                return Err(Exit {
+                    code: exit::USAGE,
+                    message: "a PFX export needs a password to protect the private key: give --password-file FILE (- for standard input) or --password-env VAR".into(),
+                }
+                .into());
+            }
             let req = ExportRequest {
                 format,
                 include_chain,
@@ -112,8 +129,22 @@ pub(crate) fn run(g: &Globals, cmd: CertCommand) -> Result<u8> {
                 include_key: !no_key,
             };
             let exported = mailcert_store::export(&mut farm, &cert, &req)?;
-            write_out(&out, &exported.bytes, exported.carries_key)?;
-            if g.json {
+            let dest = Destination { path: &out, force };
+            write_out(&dest, &exported.bytes, exported.carries_key)?;
+            if dest.is_stdout() {
+                // The data is the output; the note goes to stderr.
+                if !g.quiet {
+                    errln!(
+                        "wrote {} to standard output{}",
+                        cert.display_name(),
+                        if exported.carries_key {
+                            ", with its private key"
+                        } else {
+                            ""
+                        }
+                    );
+                }
+            } else if g.json {
                 outln!(
                     "{}",
                     serde_json::json!({
@@ -148,8 +179,8 @@ pub(crate) fn run(g: &Globals, cmd: CertCommand) -> Result<u8> {
             Ok(exit::OK)
         }
         CertCommand::Remove { reference, force } => {
-            let c = mailcert_store::remove(&mut farm, &reference, force, now)
-                .inspect_err(force_hint)?;
+            let c =
+                mailcert_store::remove(&mut farm, &reference, force, now).map_err(force_hint)?;
             report_change(g, &c.record, "removed", &c.cleared)?;
             Ok(exit::OK)
         }
@@ -159,7 +190,7 @@ pub(crate) fn run(g: &Globals, cmd: CertCommand) -> Result<u8> {
             force,
         } => {
             let c = mailcert_store::move_to(&mut farm, &reference, to, force, now)
-                .inspect_err(force_hint)?;
+                .map_err(force_hint)?;
             report_change(g, &c.record, &format!("moved to {to}"), &c.cleared)?;
             Ok(exit::OK)
         }
@@ -202,22 +233,55 @@ pub(crate) fn run(g: &Globals, cmd: CertCommand) -> Result<u8> {
             reference,
             new_friendly_name,
         } => {
-            let c = mailcert_store::rename(&mut farm, &reference, &new_friendly_name, now)?;
-            report_change(
-                g,
-                &c,
-                &format!("renamed to '{}'", new_friendly_name.trim()),
-                &[],
+            let before = farm.read(|tx| tx.resolve(&reference))?;
+            let c = mailcert_store::rename(
+                &mut farm,
+                &before.facts.thumbprint_sha1,
+                &new_friendly_name,
+                now,
             )?;
+            if g.json {
+                report_change(g, &c, "renamed", &[])?;
+            } else if !g.quiet {
+                outln!(
+                    "{} renamed: '{}' -> '{}'",
+                    c.facts.thumbprint_sha1,
+                    before.friendly_name.as_deref().unwrap_or(""),
+                    c.friendly_name.as_deref().unwrap_or("")
+                );
+            }
+            warn_duplicate_name(&mut farm, c.friendly_name.as_deref())?;
             Ok(exit::OK)
         }
     }
 }
 
-/// Points at --force when a bound certificate blocked the change.
-fn force_hint(e: &mailcert_store::Error) {
+/// Says so when more than one certificate now has this friendly name (`name:` would be
+/// ambiguous).
+fn warn_duplicate_name(farm: &mut Farm, name: Option<&str>) -> Result<()> {
+    let Some(name) = name else { return Ok(()) };
+    if let Err(mailcert_store::Error::Ambiguous { candidates, .. }) =
+        farm.read(|tx| tx.resolve(&format!("name:{name}")))
+    {
+        errln!(
+            "warning: {} certificates are named '{name}', so name:{name} is ambiguous; refer to them by thumbprint or rename one: {}",
+            candidates.len(),
+            candidates.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// Points at --force, after the error, when a bound certificate blocked the change.
+fn force_hint(e: mailcert_store::Error) -> anyhow::Error {
     if let mailcert_store::Error::Rejected { rule: "bound", .. } = e {
-        errln!("hint: --force clears the bindings in the same transaction");
+        crate::Hinted {
+            error: e.into(),
+            hint: "--force clears the bindings in the same transaction".into(),
+        }
+        .into()
+    } else {
+        e.into()
     }
 }
 
@@ -260,9 +324,54 @@ fn bound_of(map: &HashMap<String, Vec<String>>, c: &CertRecord) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Writes an export; 0600 when it carries a key, via a temporary file renamed into
-/// place so that a failure leaves no half-written file.
-pub(crate) fn write_out(path: &Path, bytes: &[u8], secret: bool) -> Result<()> {
+/// Where an export or request goes, and whether an existing file may be replaced.
+pub(crate) struct Destination<'a> {
+    /// The file, or `-` for standard output.
+    pub(crate) path: &'a Path,
+    /// Replace an existing file.
+    pub(crate) force: bool,
+}
+
+impl Destination<'_> {
+    /// Whether this is standard output (`-`).
+    pub(crate) fn is_stdout(&self) -> bool {
+        self.path == Path::new("-")
+    }
+}
+
+/// Writes an export: to standard output for `-` (binary formats not to a terminal), else
+/// to the file, 0600 when it carries a key, via a temporary file moved into place so
+/// that a failure leaves no half-written file. An existing file is replaced only with
+/// `force` (the move is then a rename; without it a link that fails if the name exists,
+/// so that nothing is overwritten even in a race).
+pub(crate) fn write_out(dest: &Destination<'_>, bytes: &[u8], secret: bool) -> Result<()> {
+    let path = dest.path;
+    if dest.is_stdout() {
+        use std::io::IsTerminal;
+        let text = std::str::from_utf8(bytes).is_ok();
+        if !text && std::io::stdout().is_terminal() {
+            return Err(Exit {
+                code: exit::USAGE,
+                message: "refusing to write a binary file to the terminal: redirect standard output, or give --out FILE".into(),
+            }
+            .into());
+        }
+        let mut out = std::io::stdout().lock();
+        return match out.write_all(bytes).and_then(|()| out.flush()) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+            other => other.context("writing to standard output"),
+        };
+    }
+    if !dest.force && std::fs::symlink_metadata(path).is_ok() {
+        return Err(Exit {
+            code: exit::ERROR,
+            message: format!(
+                "{}: the file exists; nothing was written (--force replaces it)",
+                path.display()
+            ),
+        }
+        .into());
+    }
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -280,16 +389,44 @@ pub(crate) fn write_out(path: &Path, bytes: &[u8], secret: bool) -> Result<()> {
             .open(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
-        std::fs::rename(&tmp, path)
+        if dest.force {
+            std::fs::rename(&tmp, path)
+        } else {
+            std::fs::hard_link(&tmp, path)?;
+            std::fs::remove_file(&tmp)
+        }
     };
     write().map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
-        anyhow::anyhow!("{}: cannot write: {e}", path.display())
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            Exit {
+                code: exit::ERROR,
+                message: format!(
+                    "{}: the file exists; nothing was written (--force replaces it)",
+                    path.display()
+                ),
+            }
+            .into()
+        } else {
+            anyhow::anyhow!("{}: cannot write: {e}", path.display())
+        }
     })
 }
 
 fn read_input(path: &Path) -> Result<Vec<u8>> {
     crate::input::file(path, crate::input::Kind::Certificate)
+}
+
+/// The key file beside a certificate file: the same name with `.key` (`x.pem` ->
+/// `x.key`), when it is a regular file and not the file itself.
+fn sibling_key(file: &Path) -> Option<std::path::PathBuf> {
+    if file.extension().is_some_and(|e| e == "key") {
+        return None;
+    }
+    let k = file.with_extension("key");
+    std::fs::metadata(&k)
+        .is_ok_and(|m| m.is_file())
+        .then_some(k)
 }
 
 fn import_one(
@@ -299,7 +436,34 @@ fn import_one(
     password: &mut Option<Zeroizing<String>>,
     opts: &ImportOptions,
     now: i64,
-) -> Result<ImportReport> {
+) -> Result<(ImportReport, Option<std::path::PathBuf>)> {
+    if key.is_none() {
+        // A certificate without a key of its own takes the key file beside it.
+        if let Some(sibling) = sibling_key(file) {
+            let alone = parse_file(file, None, password)?;
+            if alone.key.is_none() {
+                let bundle = parse_file(file, Some(&sibling), password)?;
+                let report = mailcert_store::import_bundle(farm, file, bundle, opts, now)?;
+                return Ok((report, Some(sibling)));
+            }
+            let report = mailcert_store::import_bundle(farm, file, alone, opts, now)?;
+            return Ok((report, None));
+        }
+    }
+    let bundle = parse_file(file, key, password)?;
+    Ok((
+        mailcert_store::import_bundle(farm, file, bundle, opts, now)?,
+        None,
+    ))
+}
+
+/// Reads and parses a certificate file (and key file), asking for a password on a
+/// terminal when the file needs one and none was given.
+fn parse_file(
+    file: &Path,
+    key: Option<&Path>,
+    password: &mut Option<Zeroizing<String>>,
+) -> Result<mailcert_store::Bundle> {
     let bytes = read_input(file)?;
     let key_bytes = match key {
         Some(k) => Some(read_input(k)?),
@@ -327,9 +491,7 @@ fn import_one(
         }
         other => other?,
     };
-    Ok(mailcert_store::import_bundle(
-        farm, file, bundle, opts, now,
-    )?)
+    Ok(bundle)
 }
 
 fn outcome_word(o: Outcome) -> &'static str {
@@ -337,6 +499,7 @@ fn outcome_word(o: Outcome) -> &'static str {
         Outcome::Added => "added",
         Outcome::AlreadyPresent => "already present",
         Outcome::KeyAdded => "private key added",
+        Outcome::ExportableSet => "private key now exportable",
     }
 }
 
@@ -354,9 +517,28 @@ fn import(
     let mut failed = 0usize;
     let mut worst: Option<u8> = None;
     let mut json_items = Vec::new();
+    // Key files whose certificate is imported in this same command are paired with it,
+    // not imported on their own.
+    let paired_keys: Vec<std::path::PathBuf> = if key.is_none() {
+        files.iter().filter_map(|f| sibling_key(f)).collect()
+    } else {
+        Vec::new()
+    };
     for file in files {
+        if paired_keys.iter().any(|k| k == file) {
+            if !g.quiet && !g.json {
+                outln!(
+                    "{}: the private key of the certificate file beside it",
+                    file.display()
+                );
+            }
+            continue;
+        }
         match import_one(farm, file, key, &mut pw, opts, now) {
-            Ok(report) => {
+            Ok((report, sibling)) => {
+                if report.leaf.outcome == Outcome::Added {
+                    warn_duplicate_name(farm, report.leaf.record.friendly_name.as_deref())?;
+                }
                 for (old, moved) in &report.replaced {
                     bound.remove(&old.facts.thumbprint_sha1);
                     bound.insert(
@@ -387,6 +569,7 @@ fn import(
                         .collect();
                     json_items.push(serde_json::json!({
                         "file": file.display().to_string(),
+                        "key_file": sibling.as_ref().map(|k| k.display().to_string()),
                         "ok": true,
                         "outcome": report.leaf.outcome,
                         "certificate": output::cert_json(&report.leaf.record, now, bound_of(&bound, &report.leaf.record)),
@@ -411,6 +594,12 @@ fn import(
                         r.store,
                         r.facts.thumbprint_sha1,
                     );
+                    if let Some(k) = &sibling {
+                        outln!(
+                            "  private key from {} (the key file beside it)",
+                            k.display()
+                        );
+                    }
                     if let Some(req) = &report.request {
                         outln!(
                             "  paired with pending request {} (its sealed key){}",
@@ -433,6 +622,14 @@ fn import(
                             c.record.store,
                             c.record.facts.thumbprint_sha1
                         );
+                        if c.outcome == Outcome::Added
+                            && c.record.store == mailcert_store::StoreName::Root
+                        {
+                            outln!(
+                                "  note: {} is now a trust anchor: relays whose server certificate chains to it are trusted (--no-chain-trust keeps such a CA in Pending)",
+                                c.record.display_name()
+                            );
+                        }
                     }
                 }
             }

@@ -222,10 +222,10 @@ pub(crate) fn run(g: &Globals) -> Result<u8> {
         g,
         &format!(
             "{WEBAPP}: {}:{} {} with client certificate {}",
-            eff.settings.smtp_server,
-            eff.settings.port,
-            eff.settings.encryption,
-            eff.settings.certificate.as_deref().unwrap_or("-")
+            eff.effective.settings.smtp_server,
+            eff.effective.settings.port,
+            eff.effective.settings.encryption,
+            eff.effective.settings.certificate.as_deref().unwrap_or("-")
         ),
     )?;
 

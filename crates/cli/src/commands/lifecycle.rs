@@ -61,9 +61,13 @@ fn request_json(r: &RequestRecord, csr: bool) -> serde_json::Value {
 
 /// Writes the CSR to `out` (or standard output when none), then says what was made.
 fn emit_request(g: &Globals, r: &RequestRecord, out: Option<&Path>, what: &str) -> Result<()> {
-    match out {
+    match out.filter(|p| *p != Path::new("-")) {
         Some(path) => {
-            super::cert::write_out(path, r.csr_pem.as_bytes(), false)?;
+            super::cert::write_out(
+                &super::cert::Destination { path, force: true },
+                r.csr_pem.as_bytes(),
+                false,
+            )?;
             if g.json {
                 let mut v = request_json(r, false);
                 if let Some(o) = v.as_object_mut() {

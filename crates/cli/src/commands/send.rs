@@ -225,6 +225,7 @@ pub(crate) fn sendmail(g: &Globals, a: SendmailArgs) -> Result<u8> {
         // sendmail -F: the From the message gets when it has none.
         settings.from_address = Some(format!("{name} <{f}>"));
     }
+    let read_recipients = a.read_recipients;
     let m = mailcert_sender::from_raw(
         &settings,
         &options.helo,
@@ -234,7 +235,15 @@ pub(crate) fn sendmail(g: &Globals, a: SendmailArgs) -> Result<u8> {
             recipients_from_headers: a.read_recipients,
             envelope_from: a.from,
         },
-    )?;
+    )
+    .map_err(|e| match e {
+        mailcert_sender::MessageError::NoRecipients if !read_recipients => crate::Hinted {
+            error: e.into(),
+            hint: "give the recipients as arguments, or -t to read them from To, Cc and Bcc".into(),
+        }
+        .into(),
+        other => anyhow::Error::from(other),
+    })?;
     let label = format!("message to {}", m.envelope.to.join(", "));
     let webapp = match &target {
         Target::Farm => None,

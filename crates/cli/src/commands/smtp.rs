@@ -19,10 +19,12 @@ pub(crate) fn target(t: &TargetArgs) -> Result<Target> {
 
 /// One word for the health of a binding.
 pub(crate) fn status_line(e: &Effective) -> String {
-    if e.problems.is_empty() {
-        "ok".into()
-    } else {
+    if !e.problems.is_empty() {
         format!("PROBLEM: {}", e.problems.join("; "))
+    } else if e.from_address().is_none() {
+        "incomplete: no From address here or in the farm's settings, so `send` cannot build a message (sendmail messages with their own From still go)".into()
+    } else {
+        "ok".into()
     }
 }
 
@@ -35,8 +37,10 @@ pub(crate) fn effective_json(e: &Effective, now: i64) -> serde_json::Value {
         "smtp_server": s.smtp_server,
         "port": s.port,
         "encryption": s.encryption,
-        "from_address": s.from_address,
-        "reply_to": s.reply_to,
+        "from_address": e.from_address(),
+        "reply_to": e.reply_to(),
+        "from_address_inherited": s.from_address.is_none() && e.inherited_from.is_some(),
+        "reply_to_inherited": s.reply_to.is_none() && e.inherited_reply_to.is_some(),
         "charset": s.charset,
         "helo": s.helo,
         "helo_effective": s.helo.clone().unwrap_or_else(mailcert_binding::host_name),
@@ -80,13 +84,18 @@ fn show_text(e: &Effective) -> String {
             Encryption::None => "none (SMTP encryption disabled)".into(),
         },
     );
+    let own_or_farm = |own: &Option<String>, farm: &Option<String>| match (own, farm) {
+        (Some(v), _) => v.clone(),
+        (None, Some(v)) => format!("{v} (the farm's: this application sets none)"),
+        (None, None) => "(not set)".into(),
+    };
     line(
         "From address:",
-        s.from_address.clone().unwrap_or_else(|| "(not set)".into()),
+        own_or_farm(&s.from_address, &e.inherited_from),
     );
     line(
         "Reply-to address:",
-        s.reply_to.clone().unwrap_or_else(|| "(not set)".into()),
+        own_or_farm(&s.reply_to, &e.inherited_reply_to),
     );
     line("Character set:", s.charset.clone());
     line(
@@ -217,12 +226,41 @@ pub(crate) fn run(g: &Globals, cmd: SmtpCommand) -> Result<u8> {
                 helo,
                 credentials,
             };
-            let e = mailcert_binding::set(&mut farm, &target, change, now)?;
+            let before = mailcert_binding::effective(&mut farm, &target, now).ok();
+            let port_given = change.port.is_some();
+            let saved = mailcert_binding::set(&mut farm, &target, change, now)?;
+            let e = &saved.effective;
             if g.json {
-                outln!("{}", effective_json(&e, now));
+                let mut v = effective_json(e, now);
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("changes".into(), saved.changes.clone().into());
+                }
+                outln!("{v}");
             } else if !g.quiet {
-                outln!("saved.");
-                out!("{}", show_text(&e));
+                if saved.changes.is_empty() {
+                    outln!("unchanged: the settings were already so; nothing was written.");
+                } else {
+                    outln!("saved:");
+                    for c in &saved.changes {
+                        outln!("  {c}");
+                    }
+                }
+                out!("{}", show_text(e));
+            }
+            // A port chosen by hand stays when the encryption changes: say when it is
+            // not the usual one for the new encryption.
+            if let Some(b) = before.filter(|b| b.settings.encryption != e.settings.encryption)
+                && !port_given
+                && e.settings.port != e.settings.encryption.default_port()
+                && e.settings.port == b.settings.port
+            {
+                errln!(
+                    "warning: the port stays {} with encryption {}; the usual port for it is {} (--port {} changes it)",
+                    e.settings.port,
+                    e.settings.encryption,
+                    e.settings.encryption.default_port(),
+                    e.settings.encryption.default_port()
+                );
             }
             Ok(exit::OK)
         }

@@ -22,9 +22,18 @@ pub(crate) fn run(g: &Globals, cmd: WebappCommand) -> Result<u8> {
             }
             Ok(exit::OK)
         }
-        WebappCommand::Remove { url } => {
+        WebappCommand::Remove { url, force } => {
             let url = WebAppUrl::parse(&url)?;
-            let w = mailcert_binding::remove_webapp(&mut farm, &url, now)?;
+            let w = mailcert_binding::remove_webapp(&mut farm, &url, force, now).map_err(|e| {
+                if e.violations().iter().any(|v| v.rule == "bound") {
+                    anyhow::Error::from(crate::Hinted {
+                        error: e.into(),
+                        hint: "--force removes it with its settings and binding".into(),
+                    })
+                } else {
+                    e.into()
+                }
+            })?;
             if g.json {
                 outln!("{}", serde_json::json!({"removed": w.url}));
             } else if !g.quiet {

@@ -201,13 +201,20 @@ impl<'a> Tx<'a> {
     }
 
     /// Resolves a reference: SHA-1 thumbprint, unique hex prefix (8+ digits), SHA-256
-    /// thumbprint, or `name:FRIENDLY-NAME`.
+    /// thumbprint, `name:FRIENDLY-NAME`, or `cn:COMMON-NAME` (the subject's CN, any case).
     pub fn resolve(&self, reference: &str) -> Result<CertRecord> {
         let r = reference.trim();
         let rows: Vec<CertRecord> = if let Some(name) = r.strip_prefix("name:") {
             let sql = format!("SELECT {COLUMNS} FROM certificates WHERE friendly_name = ?1");
             let mut st = self.tx.prepare(&sql)?;
             st.query_map([name], row_to_record)?
+                .collect::<rusqlite::Result<_>>()?
+        } else if let Some(cn) = r.strip_prefix("cn:") {
+            let sql = format!(
+                "SELECT {COLUMNS} FROM certificates WHERE subject_cn = ?1 COLLATE NOCASE LIMIT 20"
+            );
+            let mut st = self.tx.prepare(&sql)?;
+            st.query_map([cn], row_to_record)?
                 .collect::<rusqlite::Result<_>>()?
         } else {
             let hex: String = r.chars().filter(|c| *c != ':' && *c != ' ').collect();

@@ -1,0 +1,349 @@
+//! Issue #13: the dead ends a new operator met, each driven through the binary.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use mailcert_tests::{TestFarm, fixture, sha1_of};
+use serde_json::Value;
+
+#[test]
+fn import_again_with_exportable_marks_the_key_exportable_audited() {
+    let f = TestFarm::new();
+    f.ok(&[
+        "cert",
+        "import",
+        "client-p256.pem",
+        "--key",
+        "client-p256.key",
+        "--friendly-name",
+        "relay",
+    ]);
+    let out = f.dir.path().join("relay.pem");
+    let out = out.to_str().unwrap();
+    let r = f.ok(&[
+        "cert",
+        "export",
+        "name:relay",
+        "--format",
+        "pem",
+        "--out",
+        out,
+    ]);
+    assert!(r.stdout.contains("certificate only"), "{r:?}");
+    let r = f.ok(&[
+        "cert",
+        "import",
+        "client-p256.pem",
+        "--key",
+        "client-p256.key",
+        "--exportable",
+    ]);
+    assert!(r.stdout.contains("private key now exportable"), "{r:?}");
+    let r = f.ok(&[
+        "cert",
+        "export",
+        "name:relay",
+        "--format",
+        "pem",
+        "--out",
+        out,
+        "--force",
+    ]);
+    assert!(r.stdout.contains("with its private key"), "{r:?}");
+    assert!(
+        std::fs::read_to_string(out)
+            .unwrap()
+            .contains("PRIVATE KEY")
+    );
+    let audit = f.ok(&["audit"]).stdout;
+    assert!(audit.contains("marked exportable"), "{audit}");
+}
+
+#[test]
+fn a_glob_pairs_each_certificate_with_the_key_file_beside_it() {
+    let f = TestFarm::new();
+    let dir = tempfile::tempdir().unwrap();
+    for name in [
+        "client-p256.pem",
+        "client-p256.key",
+        "client-rsa.pem",
+        "client-rsa.key",
+        "root-ca.pem",
+    ] {
+        std::fs::copy(fixture(name), dir.path().join(name)).unwrap();
+    }
+    let mut files: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path().to_str().unwrap().to_string())
+        .collect();
+    files.sort();
+    let mut args = vec!["cert", "import"];
+    args.extend(files.iter().map(String::as_str));
+    let r = f.ok(&args);
+    assert_eq!(
+        r.stdout.matches("(the key file beside it)").count(),
+        2,
+        "{r:?}"
+    );
+    assert_eq!(
+        r.stdout
+            .matches("the private key of the certificate file beside it")
+            .count(),
+        2,
+        "{r:?}"
+    );
+    let eligible = f.list(&["--eligible"]);
+    let mut got: Vec<&str> = eligible
+        .iter()
+        .map(|c| c["thumbprint_sha1"].as_str().unwrap())
+        .collect();
+    got.sort();
+    let mut want = [sha1_of("client-p256.pem"), sha1_of("client-rsa.pem")];
+    want.sort();
+    assert_eq!(got, want.iter().map(String::as_str).collect::<Vec<_>>());
+}
+
+#[test]
+fn names_shown_are_references_and_duplicates_are_warned_about() {
+    let f = TestFarm::new();
+    f.ok(&[
+        "cert",
+        "import",
+        "client-p256.pem",
+        "--key",
+        "client-p256.key",
+    ]);
+    let table = f.ok(&["cert", "list"]).stdout;
+    assert!(table.contains("cn:client-p256.test"), "{table}");
+    let shown = f
+        .ok(&["--json", "cert", "show", "cn:CLIENT-P256.test"])
+        .json();
+    assert_eq!(shown["thumbprint_sha1"], sha1_of("client-p256.pem"));
+    let r = f.ok(&["cert", "rename", "cn:client-p256.test", "relay"]);
+    assert!(r.stdout.contains("renamed: '' -> 'relay'"), "{r:?}");
+    let r = f.ok(&["cert", "rename", "name:relay", "relay-2026"]);
+    assert!(
+        r.stdout.contains("renamed: 'relay' -> 'relay-2026'"),
+        "{r:?}"
+    );
+    let r = f.ok(&[
+        "cert",
+        "import",
+        "client-rsa.pem",
+        "--key",
+        "client-rsa.key",
+        "--friendly-name",
+        "relay-2026",
+    ]);
+    assert!(
+        r.stderr.contains("2 certificates are named 'relay-2026'"),
+        "{r:?}"
+    );
+    assert_eq!(
+        f.run(&["cert", "show", "name:relay-2026"]).code,
+        2,
+        "ambiguous"
+    );
+}
+
+#[test]
+fn export_to_standard_output_and_never_over_a_file_without_force() {
+    let f = TestFarm::new();
+    f.ok(&["cert", "import", "client-p256.pem"]);
+    let r = f.ok(&[
+        "cert",
+        "export",
+        &sha1_of("client-p256.pem"),
+        "--format",
+        "pem",
+        "--out",
+        "-",
+    ]);
+    assert!(r.stdout.starts_with("-----BEGIN CERTIFICATE-----"), "{r:?}");
+    assert!(
+        !std::path::Path::new(&fixture("-")).exists(),
+        "no file named -"
+    );
+    let der = f
+        .command(&[
+            "cert",
+            "export",
+            &sha1_of("client-p256.pem"),
+            "--format",
+            "der",
+            "--out",
+            "-",
+        ])
+        .output()
+        .unwrap();
+    assert!(der.status.success());
+    assert_eq!(
+        mailcert_store::thumbprints(&der.stdout).0,
+        sha1_of("client-p256.pem")
+    );
+    let target = f.dir.path().join("keep.pem");
+    std::fs::write(&target, "precious").unwrap();
+    let t = target.to_str().unwrap();
+    let r = f.run(&[
+        "cert",
+        "export",
+        &sha1_of("client-p256.pem"),
+        "--format",
+        "pem",
+        "--out",
+        t,
+    ]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("the file exists; nothing was written (--force replaces it)"),
+        "{r:?}"
+    );
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "precious");
+    f.ok(&[
+        "cert",
+        "export",
+        &sha1_of("client-p256.pem"),
+        "--format",
+        "pem",
+        "--out",
+        t,
+        "--force",
+    ]);
+    assert!(
+        std::fs::read_to_string(&target)
+            .unwrap()
+            .contains("BEGIN CERTIFICATE")
+    );
+    // A PFX without a password is a usage error.
+    f.ok(&[
+        "cert",
+        "import",
+        "client-rsa.pem",
+        "--key",
+        "client-rsa.key",
+        "--exportable",
+    ]);
+    let pfx = f.dir.path().join("x.pfx");
+    let r = f.run(&[
+        "cert",
+        "export",
+        &sha1_of("client-rsa.pem"),
+        "--format",
+        "pfx",
+        "--out",
+        pfx.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("--password-file"), "{r:?}");
+    assert!(!pfx.exists());
+}
+
+#[test]
+fn json_errors_are_one_object_on_stdout() {
+    let f = TestFarm::new();
+    for (args, kind, code) in [
+        (vec!["--json", "cert", "show", "0000000000"], "not-found", 4),
+        (vec!["--json", "cert", "show", "zz"], "usage", 2),
+        (vec!["--json", "cert", "frobnicate"], "usage", 2),
+        (
+            vec!["--json", "webapp", "add", "intranet.contoso.com"],
+            "rejected",
+            3,
+        ),
+        (
+            vec!["--json", "cert", "import", "no-such-file.pem"],
+            "error",
+            1,
+        ),
+    ] {
+        let r = f.run(&args);
+        assert_eq!(r.code, code, "{args:?}: {r:?}");
+        if args[1] == "cert" && args[2] == "import" {
+            // import reports per file, in its own array.
+            assert_eq!(r.json()[0]["ok"], false, "{r:?}");
+            continue;
+        }
+        let v: Value = r.json();
+        assert_eq!(v["kind"], kind, "{args:?}: {v}");
+        assert_eq!(v["exit_code"], code, "{args:?}: {v}");
+        assert!(v["error"].as_str().is_some_and(|e| !e.is_empty()), "{v}");
+    }
+}
+
+#[test]
+fn error_texts_say_what_to_do() {
+    let f = TestFarm::new();
+    let r = f.run(&["webapp", "add", "intranet.contoso.com"]);
+    assert!(r.stderr.contains("https://intranet.contoso.com"), "{r:?}");
+    let r = f.run(&[
+        "smtp",
+        "set",
+        "--farm",
+        "--smtp-server",
+        "relay",
+        "--from",
+        "not an address",
+    ]);
+    assert_eq!(r.code, 3);
+    assert!(
+        r.stderr
+            .contains("is not an e-mail address: give one such as"),
+        "{r:?}"
+    );
+    assert!(!r.stderr.contains("Invalid input"), "{r:?}");
+    let r = f.run(&["cert", "import", "no-such-file.pem"]);
+    assert_eq!(
+        r.stderr.matches("No such file or directory").count(),
+        1,
+        "{r:?}"
+    );
+    // sendmail without recipients: the error, then the hint.
+    f.ok(&[
+        "smtp",
+        "set",
+        "--farm",
+        "--smtp-server",
+        "127.0.0.1",
+        "--port",
+        "9",
+        "--from",
+        "a@contoso.com",
+    ]);
+    let r = f.run_stdin(&["sendmail"], b"Subject: x\n\nbody\n");
+    assert_eq!(r.code, 2, "{r:?}");
+    let err = r.stderr.find("no recipients").unwrap();
+    let hint = r.stderr.find("hint:").unwrap();
+    assert!(err < hint, "{r:?}");
+    assert!(r.stderr.contains("-t"), "{r:?}");
+}
+
+#[test]
+fn a_root_that_comes_with_a_pfx_is_announced_as_a_trust_anchor_or_kept_pending() {
+    let f = TestFarm::new();
+    let r = f.ok(&[
+        "cert",
+        "import",
+        "openssl3-default.pfx",
+        "--password-file",
+        "password.txt",
+    ]);
+    assert!(r.stdout.contains("is now a trust anchor"), "{r:?}");
+    assert_eq!(f.list(&["--store", "root"]).len(), 1);
+    let g = TestFarm::new();
+    let r = g.ok(&[
+        "cert",
+        "import",
+        "openssl3-default.pfx",
+        "--password-file",
+        "password.txt",
+        "--no-chain-trust",
+    ]);
+    assert!(!r.stdout.contains("is now a trust anchor"), "{r:?}");
+    assert_eq!(g.list(&["--store", "root"]).len(), 0);
+    let pending = g.list(&["--store", "pending"]);
+    assert_eq!(pending.len(), 1, "{pending:?}");
+    assert_eq!(pending[0]["self_signed"], true);
+    // Eligibility is only asked of End Entity certificates in the table.
+    let table = g.ok(&["cert", "list"]).stdout;
+    let ca_row = table.lines().find(|l| l.contains("intermediate")).unwrap();
+    assert!(ca_row.trim_end().ends_with('—'), "{table}");
+}
