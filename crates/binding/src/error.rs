@@ -27,6 +27,8 @@ pub enum Field {
     Credentials,
     /// Client certificate.
     Certificate,
+    /// The Exchange Online connector's certificate name.
+    TlsSenderName,
 }
 
 /// One broken rule.

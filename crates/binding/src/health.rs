@@ -36,7 +36,7 @@ impl Severity {
 
 /// The health rules, with what each checks: the one list the CLI help, the web page and
 /// the documentation render.
-pub const HEALTH_RULES: [(&str, Severity, &str); 5] = [
+pub const HEALTH_RULES: [(&str, Severity, &str); 6] = [
     (
         "no-contacts",
         Severity::Warning,
@@ -61,6 +61,11 @@ pub const HEALTH_RULES: [(&str, Severity, &str); 5] = [
         "binding-broken",
         Severity::Error,
         "a bound certificate was removed, moved out of End Entity or is otherwise not eligible",
+    ),
+    (
+        "tls-sender-name",
+        Severity::Error,
+        "settings name an Exchange Online connector certificate name that the bound certificate does not carry",
     ),
 ];
 
@@ -127,7 +132,22 @@ pub fn health(farm: &mut Farm, now: i64) -> Result<HealthReport> {
         let settings = tx.certificate_settings()?;
         let contacts = tx.contacts()?;
         let mut bound: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut connector_names: Vec<(String, String, String)> = Vec::new();
         for b in tx.bindings(None)? {
+            let scope = match &b.webapp_url {
+                None => Some(mailcert_store::Scope::Farm),
+                Some(url) => tx
+                    .webapp_by_url(url)?
+                    .map(|w| mailcert_store::Scope::WebApp(w.id)),
+            };
+            if let Some(name) = scope
+                .map(|s| tx.settings(s))
+                .transpose()?
+                .flatten()
+                .and_then(|r| r.tls_sender_name)
+            {
+                connector_names.push((b.certificate_sha1.clone(), b.label(), name));
+            }
             bound
                 .entry(b.certificate_sha1.clone())
                 .or_default()
@@ -232,6 +252,20 @@ pub fn health(farm: &mut Farm, now: i64) -> Result<HealthReport> {
                         reasons.join("; ")
                     ),
                 ));
+            }
+        }
+        for (sha1, label, name) in connector_names {
+            if let Some(c) = tx.by_sha1(&sha1)?
+                && let Some(why) = mailcert_store::check_tls_sender_name(&c.facts, &name)
+            {
+                findings.push(HealthFinding {
+                    rule: "tls-sender-name",
+                    severity: Severity::Error,
+                    thumbprint_sha1: Some(sha1.clone()),
+                    bound_to: vec![label],
+                    days_left: Some(days_until(c.facts.not_after, now)),
+                    message: format!("{}: {why}", c.facts.describe()),
+                });
             }
         }
         findings.sort_by(|a, b| {

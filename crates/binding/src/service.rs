@@ -146,6 +146,7 @@ fn from_row(r: &SettingsRow) -> SmtpSettings {
         smtp_user: r.smtp_user.clone(),
         has_password: r.smtp_password_sealed.is_some(),
         certificate: r.certificate_sha1.clone(),
+        tls_sender_name: r.tls_sender_name.clone(),
     }
 }
 
@@ -160,7 +161,7 @@ fn problems(tx: &Tx<'_>, s: &SmtpSettings, now: i64) -> Result<(Option<CertRecor
             vec![format!("bound certificate {sha1} is no longer in the farm")],
         )),
         Some(c) => {
-            let p = c
+            let mut p: Vec<String> = c
                 .findings(now)
                 .iter()
                 .map(|f| {
@@ -171,6 +172,11 @@ fn problems(tx: &Tx<'_>, s: &SmtpSettings, now: i64) -> Result<(Option<CertRecor
                     )
                 })
                 .collect();
+            if let Some(name) = &s.tls_sender_name
+                && let Some(why) = mailcert_store::check_tls_sender_name(&c.facts, name)
+            {
+                p.push(format!("bound certificate {}: {why}", c.facts.describe()));
+            }
             Ok((Some(c), p))
         }
     }
@@ -323,6 +329,7 @@ pub fn set(farm: &mut Farm, target: &Target, change: SettingsChange, now: i64) -
                 smtp_user: None,
                 has_password: false,
                 certificate: None,
+                tls_sender_name: None,
             },
         };
         let before = s.clone();
@@ -362,6 +369,9 @@ pub fn set(farm: &mut Farm, target: &Target, change: SettingsChange, now: i64) -
         }
         if let Some(v) = change.helo {
             s.helo = clearable(v);
+        }
+        if let Some(v) = change.tls_sender_name {
+            s.tls_sender_name = clearable(v).map(|n| n.to_ascii_lowercase());
         }
         let mut new_password = None;
         match &change.credentials {
@@ -403,6 +413,14 @@ pub fn set(farm: &mut Farm, target: &Target, change: SettingsChange, now: i64) -
                 }
             }
         }
+        // The connector's certificate name, when set, must be one of the bound
+        // certificate's DNS names: Exchange Online refuses the mail otherwise.
+        if let (Some(name), Some(sha1)) = (&s.tls_sender_name, &s.certificate)
+            && let Some(c) = tx.by_sha1(sha1)?
+            && let Some(why) = mailcert_store::check_tls_sender_name(&c.facts, name)
+        {
+            return Err(Error::one(Field::TlsSenderName, "tls-sender-name", why));
+        }
         let valid: ValidatedSmtpSettings = validate(s, check.as_ref())?;
         let v = valid.get();
         if let Some(password) = &new_password {
@@ -426,6 +444,7 @@ pub fn set(farm: &mut Farm, target: &Target, change: SettingsChange, now: i64) -
             smtp_password_sealed: sealed,
             certificate_sha1: v.certificate.clone(),
             updated_at: now,
+            tls_sender_name: v.tls_sender_name.clone(),
         })?;
         let changes = audit_changes(
             tx,
@@ -504,6 +523,11 @@ fn audit_changes(
     note("charset", before.charset.clone(), after.charset.clone());
     note("helo", opt(&before.helo), opt(&after.helo));
     note("smtp-user", opt(&before.smtp_user), opt(&after.smtp_user));
+    note(
+        "tls-sender-name",
+        opt(&before.tls_sender_name),
+        opt(&after.tls_sender_name),
+    );
     if password_changed {
         changed.push("smtp-password: (changed)".into());
     } else if before.has_password && !after.has_password {

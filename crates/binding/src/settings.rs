@@ -84,6 +84,9 @@ pub struct SmtpSettings {
     pub has_password: bool,
     /// SHA-1 thumbprint of the bound client certificate.
     pub certificate: Option<String>,
+    /// The Exchange Online connector's `TlsSenderCertificateName`: the bound
+    /// certificate's DNS name must match it.
+    pub tls_sender_name: Option<String>,
 }
 
 /// New SMTP credentials; the password is wiped when dropped and never printed.
@@ -125,6 +128,8 @@ pub struct SettingsChange {
     pub helo: Option<String>,
     /// New credentials, or `Some(None)` to drop them.
     pub credentials: Option<Option<Credentials>>,
+    /// New connector certificate name (empty clears).
+    pub tls_sender_name: Option<String>,
 }
 
 /// Character sets offered (SharePoint's list, by IANA name).
@@ -304,6 +309,22 @@ pub fn validate(
             );
         }
     }
+    if let Some(n) = &s.tls_sender_name {
+        let bare = n.strip_prefix("*.").unwrap_or(n);
+        if bare.is_empty()
+            || bare.contains('*')
+            || !valid_host(bare)
+            || bare.parse::<std::net::IpAddr>().is_ok()
+        {
+            push(
+                Field::TlsSenderName,
+                "tls-sender-name",
+                format!(
+                    "'{n}' is not a certificate name such as mail.contoso.com or *.contoso.com"
+                ),
+            );
+        }
+    }
     if s.certificate.is_some() && s.encryption == Encryption::None {
         push(
             Field::Certificate,
@@ -347,6 +368,7 @@ mod tests {
             smtp_user: None,
             has_password: false,
             certificate: None,
+            tls_sender_name: None,
         }
     }
 

@@ -131,6 +131,26 @@ pub(crate) enum Command {
     /// This server's mail queue (the relay's spool).
     #[command(subcommand)]
     Queue(QueueCommand),
+    /// A shell completion script on standard output (bash, zsh, fish, elvish, powershell).
+    #[command(
+        after_help = "EXAMPLES:\n  mailcert completions bash > /etc/bash_completion.d/mailcert\n  mailcert completions zsh > \"${fpath[1]}/_mailcert\"\n  mailcert completions fish > ~/.config/fish/completions/mailcert.fish"
+    )]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// The manual page (roff), with a section for every subcommand, on standard output.
+    #[command(
+        after_help = "EXAMPLE:\n  mailcert man > /usr/share/man/man1/mailcert.1 && man mailcert"
+    )]
+    Man,
+    /// Check this server's set-up: file modes, master key, bindings, the relay's spool and
+    /// port, the system trust store. Each problem comes with its fix; exit 3 when any.
+    Doctor {
+        /// The address `mailcert relay` listens on (free, or in use by mailcert).
+        #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:25")]
+        relay_listen: std::net::SocketAddr,
+    },
     /// Certificate settings (thresholds, request defaults) and notification contacts.
     #[command(subcommand)]
     Settings(SettingsCommand),
@@ -386,6 +406,11 @@ pub(crate) enum SmtpCommand {
         /// HELO/EHLO name (default: this host's name; an empty value returns to it).
         #[arg(long, value_name = "NAME")]
         helo: Option<String>,
+        /// Exchange Online: the inbound connector's TlsSenderCertificateName, which the
+        /// bound certificate's DNS name must match (checked now, by smtp test and by
+        /// health); an empty value clears it.
+        #[arg(long, value_name = "NAME")]
+        tls_sender_name: Option<String>,
     },
     /// Show the effective settings and where they come from; exit 3 when the bound
     /// certificate has become ineligible or was removed.
@@ -483,6 +508,10 @@ pub(crate) enum CertCommand {
     Check {
         /// Certificate reference.
         reference: String,
+        /// Also the Exchange Online connector rule: a DNS name of the certificate (SAN,
+        /// or CN without one; wildcards as Exchange matches them) equals NAME.
+        #[arg(long, value_name = "NAME")]
+        tls_sender_name: Option<String>,
     },
     /// Export a certificate (and, where allowed, its key).
     #[command(

@@ -35,6 +35,7 @@ mod data;
 mod ehlo;
 mod envelope;
 mod error;
+mod exchange;
 mod identity;
 mod message;
 mod options;
@@ -49,6 +50,7 @@ mod trust;
 
 pub use envelope::{Delivery, Envelope, RecipientReply};
 pub use error::SendError;
+pub use exchange::{advice_for, exchange_advice};
 pub use identity::{ClientIdentity, Credentials, IdentityError};
 pub use message::{MessageError, Outgoing, RawOptions, compose, from_raw, message_id};
 pub use options::{ConnectOptions, Security};

@@ -345,6 +345,7 @@ mod tests {
             smtp_user: None,
             has_password: false,
             certificate: None,
+            tls_sender_name: None,
         }
     }
 

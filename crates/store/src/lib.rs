@@ -5,6 +5,7 @@
 //! encrypted under the farm's master key, and stores everything in the farm database.
 
 mod chain;
+mod connector;
 mod eligibility;
 mod error;
 mod export;
@@ -20,6 +21,7 @@ mod secret;
 mod server_identity;
 
 pub use chain::issuers;
+pub use connector::{check_tls_sender_name, dns_names, name_matches};
 pub use eligibility::{
     Finding, RULES, Rule, RuleId, Subject, check, evaluate, intrinsic_ok, rfc3339,
 };

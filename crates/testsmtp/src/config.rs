@@ -87,6 +87,7 @@ pub struct Config {
     pub(crate) idle_timeout: Duration,
     pub(crate) pipelining: bool,
     pub(crate) auth_mechanisms: Vec<String>,
+    pub(crate) answers: Vec<(String, u16, String)>,
 }
 
 impl Config {
@@ -107,6 +108,7 @@ impl Config {
             idle_timeout: Duration::from_secs(30),
             pipelining: true,
             auth_mechanisms: vec!["PLAIN".to_owned(), "LOGIN".to_owned()],
+            answers: Vec::new(),
         }
     }
 
@@ -176,6 +178,16 @@ impl Config {
         self
     }
 
+    /// Answer every `command` (`MAIL`, `RCPT`, `AUTH`, or `DATA` for the reply after
+    /// the message) with exactly this reply, as a real server's refusal would read
+    /// (`550`, `"5.7.64 TenantAttribution; Relay Access Denied"`). The command is
+    /// refused; nothing is recorded.
+    pub fn answer(mut self, command: &str, code: u16, text: impl Into<String>) -> Self {
+        self.answers
+            .push((command.to_ascii_uppercase(), code, text.into()));
+        self
+    }
+
     /// Answer RCPT TO for this address (compared case-insensitively) with 550.
     pub fn reject_recipient(mut self, address: impl Into<String>) -> Self {
         self.reject_recipients.push(address.into());
@@ -225,6 +237,7 @@ impl Clone for Config {
             idle_timeout: self.idle_timeout,
             pipelining: self.pipelining,
             auth_mechanisms: self.auth_mechanisms.clone(),
+            answers: self.answers.clone(),
         }
     }
 }

@@ -302,6 +302,12 @@ impl Session<'_> {
             self.reply(502, "5.5.1 AUTH not available");
             return Ok(());
         };
+        if self.tls
+            && let Some((code, text)) = self.answer("AUTH")
+        {
+            self.reply(code, &text);
+            return Ok(());
+        }
         if !self.tls {
             self.reply(
                 538,
@@ -374,8 +380,24 @@ impl Session<'_> {
         Ok(decode(text))
     }
 
+    /// The configured answer to `command`, if the test set one.
+    fn answer(&self, command: &str) -> Option<(u16, String)> {
+        self.ctx
+            .config
+            .answers
+            .iter()
+            .find(|(c, _, _)| c == command)
+            .map(|(_, code, text)| (*code, text.clone()))
+    }
+
     fn mail(&mut self, from: &MailFrom<std::borrow::Cow<'_, str>>) {
         let config = &self.ctx.config;
+        if self.greeted
+            && let Some((code, text)) = self.answer("MAIL")
+        {
+            self.reply(code, &text);
+            return;
+        }
         if !self.greeted {
             self.reply(503, "5.5.1 Send EHLO first");
         } else if config.require_tls && !self.tls {
@@ -404,6 +426,12 @@ impl Session<'_> {
             .reject_recipients
             .iter()
             .any(|r| r.eq_ignore_ascii_case(address));
+        if self.transaction.is_some()
+            && let Some((code, text)) = self.answer("RCPT")
+        {
+            self.reply(code, &text);
+            return;
+        }
         let Some(transaction) = self.transaction.as_mut() else {
             self.reply(503, "5.5.1 Need MAIL command");
             return;
@@ -459,6 +487,10 @@ impl Session<'_> {
         }
         if too_big {
             self.reply(552, "5.3.4 Message size exceeds fixed limit");
+            return Ok(None);
+        }
+        if let Some((code, text)) = self.answer("DATA") {
+            self.reply(code, &text);
             return Ok(None);
         }
         self.queued += 1;

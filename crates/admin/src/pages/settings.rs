@@ -54,6 +54,7 @@ struct Values {
     encryption: String,
     use_certificate: bool,
     certificate: String,
+    tls_sender_name: String,
 }
 
 impl Values {
@@ -70,6 +71,7 @@ impl Values {
             encryption: Encryption::StartTls.as_str().into(),
             use_certificate: false,
             certificate: String::new(),
+            tls_sender_name: String::new(),
         }
     }
 
@@ -86,6 +88,7 @@ impl Values {
             encryption: s.encryption.as_str().into(),
             use_certificate: s.certificate.is_some(),
             certificate: s.certificate.clone().unwrap_or_default(),
+            tls_sender_name: s.tls_sender_name.clone().unwrap_or_default(),
         }
     }
 
@@ -102,6 +105,7 @@ impl Values {
             encryption: d.get("encryption").to_string(),
             use_certificate: d.get("use_certificate") == "yes",
             certificate: d.get("certificate").trim().to_string(),
+            tls_sender_name: d.get("tls_sender_name").trim().to_string(),
         }
     }
 }
@@ -192,6 +196,7 @@ fn build_change(
         charset: Some(v.charset.clone()),
         helo: Some(v.helo.clone()),
         credentials,
+        tls_sender_name: Some(v.tls_sender_name.clone()),
     };
     (change, errors)
 }
@@ -310,7 +315,7 @@ impl View<'_> {
 }
 
 /// The fields shown beside a form control.
-const PLACED: [Field; 9] = [
+const PLACED: [Field; 10] = [
     Field::Server,
     Field::Port,
     Field::Encryption,
@@ -320,6 +325,7 @@ const PLACED: [Field; 9] = [
     Field::Helo,
     Field::Credentials,
     Field::Certificate,
+    Field::TlsSenderName,
 ];
 
 /// A labelled text input with its errors.
@@ -540,6 +546,7 @@ fn settings_page(admin: &Admin, v: &View<'_>) -> Markup {
                             (field_errors("certificate", &cert_errors))
                         }
                     }
+                    (text_field(v, "tls_sender_name", "Connector certificate name (optional)", &values.tls_sender_name, Field::TlsSenderName, Some("Exchange Online: the inbound connector's TlsSenderCertificateName. The certificate must carry it as a DNS name (SAN, or CN without one); checked here, by Test connection and by the health rules.")))
                 }
                 div.actions {
                     button type="submit" { "Save" }
@@ -886,6 +893,7 @@ mod tests {
             encryption: "starttls".into(),
             use_certificate: true,
             certificate: "AB".repeat(20),
+            tls_sender_name: String::new(),
         }
     }
 
@@ -972,6 +980,7 @@ mod tests {
             ("encryption".into(), "starttls".into()),
             ("use_certificate".into(), "yes".into()),
             ("certificate".into(), v.certificate.clone()),
+            ("tls_sender_name".into(), String::new()),
         ]);
         assert_eq!(Values::from_form(&d), v);
     }

@@ -72,7 +72,10 @@ pub(crate) fn run(g: &Globals, cmd: CertCommand) -> Result<u8> {
             list(g, &mut farm, &filter, now)
         }
         CertCommand::Show { reference } => show(g, &mut farm, &reference, now),
-        CertCommand::Check { reference } => check(g, &mut farm, &reference, now),
+        CertCommand::Check {
+            reference,
+            tls_sender_name,
+        } => check(g, &mut farm, &reference, tls_sender_name.as_deref(), now),
         CertCommand::Export {
             reference,
             format,
@@ -772,17 +775,44 @@ fn show(g: &Globals, farm: &mut Farm, reference: &str, now: i64) -> Result<u8> {
     Ok(exit::OK)
 }
 
-fn check(g: &Globals, farm: &mut Farm, reference: &str, now: i64) -> Result<u8> {
+fn check(
+    g: &Globals,
+    farm: &mut Farm,
+    reference: &str,
+    tls_sender_name: Option<&str>,
+    now: i64,
+) -> Result<u8> {
     let c = farm.read(|tx| tx.resolve(reference))?;
     let findings = c.findings(now);
+    let connector =
+        tls_sender_name.and_then(|n| mailcert_store::check_tls_sender_name(&c.facts, n));
     let bound = bound_of(&bound_map(farm)?, &c);
     if g.json {
         let mut v = serde_json::to_value(output::cert_json(&c, now, bound))?;
         if let Some(obj) = v.as_object_mut() {
             obj.insert("findings".into(), serde_json::to_value(&findings)?);
+            if let Some(n) = tls_sender_name {
+                obj.insert(
+                    "tls_sender_name".into(),
+                    serde_json::json!({
+                        "name": n,
+                        "dns_names": mailcert_store::dns_names(&c.facts),
+                        "matches": connector.is_none(),
+                    }),
+                );
+                if let (Some(why), Some(reasons)) = (
+                    &connector,
+                    obj.get_mut("reasons").and_then(|r| r.as_array_mut()),
+                ) {
+                    reasons.push(why.clone().into());
+                }
+                if connector.is_some() {
+                    obj.insert("eligible".into(), false.into());
+                }
+            }
         }
         outln!("{v}");
-    } else if findings.is_empty() {
+    } else if findings.is_empty() && connector.is_none() {
         outln!(
             "{} ({}): eligible for SMTP client authentication",
             c.display_name(),
@@ -797,8 +827,14 @@ fn check(g: &Globals, farm: &mut Farm, reference: &str, now: i64) -> Result<u8> 
         for f in &findings {
             outln!("  - {}", f.message());
         }
+        if let Some(why) = &connector {
+            outln!("  - {why}");
+        }
     }
-    Ok(if findings.is_empty() {
+    if let (Some(n), None, false) = (tls_sender_name, &connector, g.json) {
+        outln!("  connector name '{n}' matches (tls-sender-name)");
+    }
+    Ok(if findings.is_empty() && connector.is_none() {
         exit::OK
     } else {
         exit::REJECTED

@@ -4,6 +4,8 @@ mod admin;
 mod audit;
 mod cert;
 mod demo;
+mod docs;
+mod doctor;
 mod lifecycle;
 mod queue;
 mod relay;
@@ -43,6 +45,9 @@ pub(crate) fn run(cli: Cli) -> Result<u8> {
         Command::Smtp(c) => smtp::run(&g, c),
         Command::Admin(c) => admin::run(&g, c),
         Command::Settings(c) => lifecycle::settings(&g, c),
+        Command::Completions { shell } => docs::completions(shell),
+        Command::Man => docs::man(),
+        Command::Doctor { relay_listen } => doctor::run(&g, relay_listen),
         Command::Health { notify, timeout } => lifecycle::health(&g, notify, timeout),
         Command::Audit { since } => audit::run(&g, since.as_deref()),
         Command::Relay(args) => relay::run(&g, args),

@@ -53,8 +53,13 @@ fn describe_delivery(d: &Delivery) -> String {
     s
 }
 
+/// A failure for people: the step and the error with the server's reply as it said it,
+/// then, for a known Exchange Online refusal, what to change.
 fn send_error_text(e: &SendError) -> String {
-    format!("failed at {}: {e}", e.step())
+    match mailcert_sender::advice_for(e) {
+        Some(advice) => format!("failed at {}: {e}\nhint: {advice}", e.step()),
+        None => format!("failed at {}: {e}", e.step()),
+    }
 }
 
 /// Sends and prints a line per message; exit 5 when any failed.
@@ -97,6 +102,7 @@ fn deliver(
                         "step": e.step(),
                         "error": e.to_string(),
                         "reply": e.reply().map(ToString::to_string),
+                        "advice": mailcert_sender::advice_for(e),
                     }));
                 }
                 errln!("mailcert: {label}: {}", send_error_text(e));
@@ -326,6 +332,7 @@ pub(crate) fn test(g: &Globals, target: &Target, timeout: u64) -> Result<u8> {
                         "step": e.step(),
                         "error": e.to_string(),
                         "reply": e.reply().map(ToString::to_string),
+                        "advice": mailcert_sender::advice_for(&e),
                     })
                 );
             } else if !g.quiet {

@@ -43,6 +43,7 @@ pub(crate) fn effective_json(e: &Effective, now: i64) -> serde_json::Value {
         "reply_to_inherited": s.reply_to.is_none() && e.inherited_reply_to.is_some(),
         "charset": s.charset,
         "helo": s.helo,
+        "tls_sender_name": s.tls_sender_name,
         "helo_effective": s.helo.clone().unwrap_or_else(mailcert_binding::host_name),
         "smtp_user": s.smtp_user,
         "smtp_password_set": s.has_password,
@@ -131,6 +132,12 @@ fn show_text(e: &Effective) -> String {
             (Some(sha1), None) => format!("{sha1} (no longer in the farm)"),
         },
     );
+    if let Some(n) = &s.tls_sender_name {
+        line(
+            "Connector name:",
+            format!("{n} (Exchange Online TlsSenderCertificateName)"),
+        );
+    }
     line("Status:", status_line(e));
     out
 }
@@ -164,6 +171,7 @@ pub(crate) fn run(g: &Globals, cmd: SmtpCommand) -> Result<u8> {
             no_smtp_credentials,
             charset,
             helo,
+            tls_sender_name,
         } => {
             let target = target(&t)?;
             let port = match port {
@@ -225,6 +233,7 @@ pub(crate) fn run(g: &Globals, cmd: SmtpCommand) -> Result<u8> {
                 charset,
                 helo,
                 credentials,
+                tls_sender_name,
             };
             let before = mailcert_binding::effective(&mut farm, &target, now).ok();
             let port_given = change.port.is_some();

@@ -56,6 +56,9 @@ pub struct SettingsRow {
     pub certificate_sha1: Option<String>,
     /// Last change, Unix seconds.
     pub updated_at: i64,
+    /// The Exchange Online connector's `TlsSenderCertificateName` the bound certificate
+    /// must match, when set.
+    pub tls_sender_name: Option<String>,
 }
 
 /// Where a certificate is bound: `None` for the farm, else the web application's URL.
@@ -77,7 +80,7 @@ impl BindingRef {
 }
 
 const SETTINGS_COLUMNS: &str = "web_application_id, smtp_server, port, encryption, from_address, \
-    reply_to, charset, helo, smtp_user, smtp_password, certificate_sha1, updated_at";
+    reply_to, charset, helo, smtp_user, smtp_password, certificate_sha1, updated_at, tls_sender_name";
 
 fn row_to_settings(r: &Row<'_>) -> rusqlite::Result<SettingsRow> {
     let webapp: Option<i64> = r.get(0)?;
@@ -95,6 +98,7 @@ fn row_to_settings(r: &Row<'_>) -> rusqlite::Result<SettingsRow> {
         smtp_password_sealed: r.get(9)?,
         certificate_sha1: r.get(10)?,
         updated_at: r.get(11)?,
+        tls_sender_name: r.get(12)?,
     })
 }
 
@@ -183,7 +187,7 @@ impl Tx<'_> {
         };
         self.delete_settings(s.scope)?;
         self.sql().execute(
-            &format!("INSERT INTO smtp_settings ({SETTINGS_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
+            &format!("INSERT INTO smtp_settings ({SETTINGS_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"),
             params![
                 webapp,
                 s.smtp_server,
@@ -197,6 +201,7 @@ impl Tx<'_> {
                 s.smtp_password_sealed,
                 s.certificate_sha1,
                 s.updated_at,
+                s.tls_sender_name,
             ],
         )?;
         Ok(())
