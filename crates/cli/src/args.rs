@@ -14,7 +14,8 @@ use mailcert_store::StoreName;
     after_help = "EXIT CODES:\n  0  ok\n  1  error (I/O, database, bad file, wrong password, wrong or missing master key)\n  2  usage\n  3  rejected by a rule (ineligible certificate, invalid setting, bound certificate)\n  4  not found (certificate, web application)\n  5  delivery failed"
 )]
 pub(crate) struct Cli {
-    /// Farm database (default: $MAILCERT_DB, else $XDG_DATA_HOME/mailcert/farm.db).
+    /// Farm database (default: $MAILCERT_DB, else /var/lib/mailcert/farm.db for root where
+    /// the package is installed, else $XDG_DATA_HOME/mailcert/farm.db).
     #[arg(long, global = true, value_name = "PATH")]
     pub(crate) db: Option<PathBuf>,
     /// Machine-readable JSON on stdout.

@@ -7,7 +7,35 @@ use mailcert_store::Farm;
 
 use crate::{Exit, exit};
 
-/// The farm database path: `--db`, else `$MAILCERT_DB`, else
+/// The system-wide farm folder the Debian package makes (0700, user `mailcert`).
+const SYSTEM_FARM_DIR: &str = "/var/lib/mailcert";
+/// The system-wide spool folder the Debian package makes.
+const SYSTEM_SPOOL_DIR: &str = "/var/spool/mailcert";
+
+/// Whether this process should use the package's system-wide paths: it runs as root
+/// (or as the `mailcert` user, whose home is the farm folder) and the package made its
+/// folders. Then root manages the farm the services use, not one under /root.
+fn system_paths() -> bool {
+    let uid = effective_uid();
+    let home_is_farm = std::env::var_os("HOME").is_some_and(|h| h == SYSTEM_FARM_DIR);
+    (uid == 0 || home_is_farm) && std::path::Path::new(SYSTEM_FARM_DIR).is_dir()
+}
+
+/// The effective user id, read from /proc (no unsafe libc call).
+fn effective_uid() -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(u32::MAX)
+}
+
+/// The farm database path: `--db`, else `$MAILCERT_DB`, else (installed from the
+/// package, as root) `/var/lib/mailcert/farm.db`, else
 /// `$XDG_DATA_HOME/mailcert/farm.db` (`~/.local/share/mailcert/farm.db`).
 pub(crate) fn db_path(flag: Option<PathBuf>) -> Result<PathBuf> {
     if let Some(p) = flag {
@@ -15,6 +43,9 @@ pub(crate) fn db_path(flag: Option<PathBuf>) -> Result<PathBuf> {
     }
     if let Some(p) = std::env::var_os("MAILCERT_DB").filter(|v| !v.is_empty()) {
         return Ok(PathBuf::from(p));
+    }
+    if system_paths() {
+        return Ok(PathBuf::from(SYSTEM_FARM_DIR).join("farm.db"));
     }
     let data = match std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
         Some(d) => PathBuf::from(d),
@@ -30,7 +61,8 @@ pub(crate) fn db_path(flag: Option<PathBuf>) -> Result<PathBuf> {
     Ok(data.join("mailcert").join("farm.db"))
 }
 
-/// This server's spool: `--spool`, else `$MAILCERT_SPOOL`, else
+/// This server's spool: `--spool`, else `$MAILCERT_SPOOL`, else (installed from the
+/// package, as root) `/var/spool/mailcert/spool.db`, else
 /// `$XDG_STATE_HOME/mailcert/spool.db` (`~/.local/state/mailcert/spool.db`).
 pub(crate) fn spool_path(flag: Option<PathBuf>) -> Result<PathBuf> {
     if let Some(p) = flag {
@@ -38,6 +70,9 @@ pub(crate) fn spool_path(flag: Option<PathBuf>) -> Result<PathBuf> {
     }
     if let Some(p) = std::env::var_os("MAILCERT_SPOOL").filter(|v| !v.is_empty()) {
         return Ok(PathBuf::from(p));
+    }
+    if system_paths() && std::path::Path::new(SYSTEM_SPOOL_DIR).is_dir() {
+        return Ok(PathBuf::from(SYSTEM_SPOOL_DIR).join("spool.db"));
     }
     let state = match std::env::var_os("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
         Some(d) => PathBuf::from(d),
