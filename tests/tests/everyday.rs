@@ -67,6 +67,7 @@ fn a_glob_pairs_each_certificate_with_the_key_file_beside_it() {
         "client-rsa.pem",
         "client-rsa.key",
         "root-ca.pem",
+        "root-ca.key",
     ] {
         std::fs::copy(fixture(name), dir.path().join(name)).unwrap();
     }
@@ -85,11 +86,15 @@ fn a_glob_pairs_each_certificate_with_the_key_file_beside_it() {
     );
     assert_eq!(
         r.stdout
-            .matches("the private key of the certificate file beside it")
+            .matches("a key file beside a certificate file of this import")
             .count(),
-        2,
+        3,
         "{r:?}"
     );
+    // A CA's key stays out of the farm, and the CA stays a root.
+    let roots = f.list(&["--store", "root"]);
+    assert_eq!(roots.len(), 1, "{r:?}");
+    assert_eq!(roots[0]["has_private_key"], false);
     let eligible = f.list(&["--eligible"]);
     let mut got: Vec<&str> = eligible
         .iter()

@@ -421,7 +421,8 @@ fn read_input(path: &Path) -> Result<Vec<u8>> {
 }
 
 /// The key file beside a certificate file: the same name with `.key` (`x.pem` ->
-/// `x.key`), when it is a regular file and not the file itself.
+/// `x.key`), when it is a regular file and not the file itself. It is used only for a
+/// certificate that is not a CA and arrives without a key of its own.
 fn sibling_key(file: &Path) -> Option<std::path::PathBuf> {
     if file.extension().is_some_and(|e| e == "key") {
         return None;
@@ -444,7 +445,10 @@ fn import_one(
         // A certificate without a key of its own takes the key file beside it.
         if let Some(sibling) = sibling_key(file) {
             let alone = parse_file(file, None, password)?;
-            if alone.key.is_none() {
+            // A CA certificate's key stays out of the farm (it signs certificates, it
+            // does not authenticate mail), and with it the CA stays in Intermediate/Root.
+            let is_ca = mailcert_store::cert_facts(file, &alone.leaf)?.is_ca;
+            if alone.key.is_none() && !is_ca {
                 let bundle = parse_file(file, Some(&sibling), password)?;
                 let report = mailcert_store::import_bundle(farm, file, bundle, opts, now)?;
                 return Ok((report, Some(sibling)));
@@ -531,7 +535,7 @@ fn import(
         if paired_keys.iter().any(|k| k == file) {
             if !g.quiet && !g.json {
                 outln!(
-                    "{}: the private key of the certificate file beside it",
+                    "{}: a key file beside a certificate file of this import; not imported on its own",
                     file.display()
                 );
             }
