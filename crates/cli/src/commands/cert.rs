@@ -421,8 +421,9 @@ fn read_input(path: &Path) -> Result<Vec<u8>> {
 }
 
 /// The key file beside a certificate file: the same name with `.key` (`x.pem` ->
-/// `x.key`), when it is a regular file and not the file itself. It is used only for a
-/// certificate that is not a CA and arrives without a key of its own.
+/// `x.key`), when it is a regular file and not the file itself. It is used only when it
+/// is imported in the same command, for a certificate that is not a CA and arrives
+/// without a key of its own.
 fn sibling_key(file: &Path) -> Option<std::path::PathBuf> {
     if file.extension().is_some_and(|e| e == "key") {
         return None;
@@ -437,25 +438,37 @@ fn import_one(
     farm: &mut Farm,
     file: &Path,
     key: Option<&Path>,
+    listed: &[std::path::PathBuf],
     password: &mut Option<Zeroizing<String>>,
     opts: &ImportOptions,
     now: i64,
 ) -> Result<(ImportReport, Option<std::path::PathBuf>)> {
-    if key.is_none() {
-        // A certificate without a key of its own takes the key file beside it.
-        if let Some(sibling) = sibling_key(file) {
-            let alone = parse_file(file, None, password)?;
-            // A CA certificate's key stays out of the farm (it signs certificates, it
-            // does not authenticate mail), and with it the CA stays in Intermediate/Root.
-            let is_ca = mailcert_store::cert_facts(file, &alone.leaf)?.is_ca;
-            if alone.key.is_none() && !is_ca {
-                let bundle = parse_file(file, Some(&sibling), password)?;
-                let report = mailcert_store::import_bundle(farm, file, bundle, opts, now)?;
-                return Ok((report, Some(sibling)));
+    // A certificate without a key of its own takes the key file beside it when that
+    // file is imported in the same command (`cert import certs/*`).
+    let sibling = key
+        .is_none()
+        .then(|| sibling_key(file))
+        .flatten()
+        .filter(|k| listed.contains(k));
+    if let Some(sibling) = sibling {
+        let alone = parse_file(file, None, password)?;
+        // A CA certificate's key stays out of the farm (it signs certificates, it does
+        // not authenticate mail), and with it the CA stays in Intermediate/Root.
+        let is_ca = mailcert_store::cert_facts(file, &alone.leaf)?.is_ca;
+        if alone.key.is_none() && !is_ca {
+            match parse_file(file, Some(&sibling), password) {
+                Ok(bundle) => {
+                    let report = mailcert_store::import_bundle(farm, file, bundle, opts, now)?;
+                    return Ok((report, Some(sibling)));
+                }
+                Err(e) => errln!(
+                    "warning: {}: the key file beside it was not used: {e:#}",
+                    file.display()
+                ),
             }
-            let report = mailcert_store::import_bundle(farm, file, alone, opts, now)?;
-            return Ok((report, None));
         }
+        let report = mailcert_store::import_bundle(farm, file, alone, opts, now)?;
+        return Ok((report, None));
     }
     let bundle = parse_file(file, key, password)?;
     Ok((
@@ -527,7 +540,11 @@ fn import(
     // Key files whose certificate is imported in this same command are paired with it,
     // not imported on their own.
     let paired_keys: Vec<std::path::PathBuf> = if key.is_none() {
-        files.iter().filter_map(|f| sibling_key(f)).collect()
+        files
+            .iter()
+            .filter_map(|f| sibling_key(f))
+            .filter(|k| files.contains(k))
+            .collect()
     } else {
         Vec::new()
     };
@@ -541,7 +558,7 @@ fn import(
             }
             continue;
         }
-        match import_one(farm, file, key, &mut pw, opts, now) {
+        match import_one(farm, file, key, files, &mut pw, opts, now) {
             Ok((report, sibling)) => {
                 if report.leaf.outcome == Outcome::Added {
                     warn_duplicate_name(farm, report.leaf.record.friendly_name.as_deref())?;
