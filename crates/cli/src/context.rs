@@ -34,6 +34,37 @@ fn effective_uid() -> u32 {
         .unwrap_or(u32::MAX)
 }
 
+/// The uid and gid of the package's `mailcert` user, from the password database.
+fn service_user() -> Option<(u32, u32)> {
+    let text = std::fs::read_to_string("/etc/passwd").ok()?;
+    text.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        match f.as_slice() {
+            ["mailcert", _, uid, gid, ..] => Some((uid.parse().ok()?, gid.parse().ok()?)),
+            _ => None,
+        }
+    })
+}
+
+/// Root made these files in the package's system farm folder: give them to the
+/// `mailcert` user, whom the services run as (the modes stay 0600). Elsewhere, or when
+/// not root, nothing changes.
+pub(crate) fn hand_to_service_user(files: &[&std::path::Path]) -> Result<()> {
+    if effective_uid() != 0 {
+        return Ok(());
+    }
+    let Some((uid, gid)) = service_user() else {
+        return Ok(());
+    };
+    for f in files {
+        if f.starts_with(SYSTEM_FARM_DIR) && f.exists() {
+            std::os::unix::fs::chown(f, Some(uid), Some(gid))
+                .map_err(|e| anyhow!("{}: cannot give it to the mailcert user: {e}", f.display()))?;
+        }
+    }
+    Ok(())
+}
+
 /// The farm database path: `--db`, else `$MAILCERT_DB`, else (installed from the
 /// package, as root) `/var/lib/mailcert/farm.db`, else
 /// `$XDG_DATA_HOME/mailcert/farm.db` (`~/.local/share/mailcert/farm.db`).

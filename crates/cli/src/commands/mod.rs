@@ -101,6 +101,9 @@ fn init(g: &Globals) -> Result<u8> {
     let db = context::db_path(g.db.clone())?;
     let key = context::key_path(&db);
     let outcome = Farm::init(&db, &key)?;
+    if outcome == InitOutcome::Created {
+        context::hand_to_service_user(&[&db, &key])?;
+    }
     if g.json {
         outln!(
             "{}",
