@@ -568,6 +568,30 @@ fn renewal_with_the_same_key_keeps_the_public_key() {
         ])
         .json();
     assert_eq!(req["key_id"].as_str().unwrap(), spki_sha1_of_cert(&f, &old));
+    // Importing the old certificate again (same key) does not use the request up.
+    let old_der = f.dir.path().join("old-again.der");
+    f.ok(&[
+        "cert",
+        "export",
+        &old,
+        "--format",
+        "der",
+        "--out",
+        path_str(&old_der),
+    ]);
+    let again = f
+        .ok(&["--json", "cert", "import", path_str(&old_der)])
+        .json();
+    assert_eq!(again[0]["request"], Value::Null, "{again}");
+    assert_eq!(
+        f.ok(&["--json", "cert", "request", "list"])
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        1,
+        "still pending"
+    );
     let cert = sign(f.dir.path(), &f.dir.path().join("same.csr"), "same", 400);
     let v = f.ok(&["--json", "cert", "import", path_str(&cert)]).json();
     assert_eq!(v[0]["certificate"]["has_private_key"], true);
@@ -952,4 +976,34 @@ fn concurrent_imports_of_the_signed_certificate_pair_it_once() {
         f.ok(&["--json", "cert", "request", "list"]).json(),
         serde_json::json!([])
     );
+}
+
+#[test]
+fn a_notification_refused_for_one_contact_is_recorded_for_the_others() {
+    let server = relay::start(relay::relay_config(false).reject_recipient("gone@contoso.com"));
+    let (f, sha1) = farm_with_requested_cert(&server, 30);
+    let end = not_after(&f, &sha1);
+    f.ok(&[
+        "settings",
+        "contacts",
+        "add",
+        "ops@contoso.com",
+        "gone@contoso.com",
+    ]);
+    let (code, v) = health_at(&f, end - 10 * DAY, &["--notify"]);
+    assert_eq!(code, 3, "{v}");
+    assert_eq!(v["notification"]["sent"], true, "{v}");
+    assert!(
+        v["notification"]["reply"]
+            .as_str()
+            .unwrap()
+            .contains("refused for gone@contoso.com"),
+        "{v}"
+    );
+    let got = server.wait_for_messages(1, Duration::from_secs(10));
+    assert_eq!(got[0].recipients, vec!["ops@contoso.com"]);
+    // Not mailed again an hour later.
+    let (_, v) = health_at(&f, end - 10 * DAY + 3600, &["--notify"]);
+    assert_eq!(v["notification"]["sent"], false, "{v}");
+    assert_eq!(relay::settled(&server).len(), 1);
 }

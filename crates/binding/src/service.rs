@@ -333,9 +333,10 @@ pub fn set(farm: &mut Farm, target: &Target, change: SettingsChange, now: i64) -
             },
         };
         let before = s.clone();
-        let mut sealed = current
+        let current_sealed = current
             .as_ref()
             .and_then(|r| r.smtp_password_sealed.clone());
+        let mut sealed = current_sealed.clone();
         if let Some(v) = change.smtp_server {
             s.smtp_server = v.trim().to_string();
         }
@@ -430,6 +431,17 @@ pub fn set(farm: &mut Farm, target: &Target, change: SettingsChange, now: i64) -
                 ))
             })?;
             sealed = Some(key.seal(password.as_bytes(), &password_aad(target, v))?);
+        }
+        // Nothing changed: nothing is written (not even the time of the change).
+        if !first_time && new_password.is_none() && &before == v && sealed == current_sealed {
+            let effective = effective_in(tx, target, now)?.ok_or_else(|| Error::NoSettings {
+                scope: target.label(),
+                hint: "",
+            })?;
+            return Ok(Saved {
+                effective,
+                changes: Vec::new(),
+            });
         }
         tx.put_settings(&SettingsRow {
             scope,

@@ -58,8 +58,9 @@ pub(crate) fn hand_to_service_user(files: &[&std::path::Path]) -> Result<()> {
     };
     for f in files {
         if f.starts_with(SYSTEM_FARM_DIR) && f.exists() {
-            std::os::unix::fs::chown(f, Some(uid), Some(gid))
-                .map_err(|e| anyhow!("{}: cannot give it to the mailcert user: {e}", f.display()))?;
+            std::os::unix::fs::chown(f, Some(uid), Some(gid)).map_err(|e| {
+                anyhow!("{}: cannot give it to the mailcert user: {e}", f.display())
+            })?;
         }
     }
     Ok(())

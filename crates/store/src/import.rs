@@ -81,9 +81,16 @@ pub fn import_bundle(
     let leaf_facts = crate::facts::cert_facts(path, &bundle.leaf)?;
     // A certificate that arrives without a key may be the answer to a pending request:
     // then it gets that request's key, friendly name and exportability.
+    // A certificate already stored with its key (say, the one a --same-key renewal
+    // renews, imported again) is not an answer to a request.
+    let stored_with_key = farm
+        .read(|tx| tx.by_sha1(&leaf_facts.thumbprint_sha1))?
+        .is_some_and(|c| c.has_private_key);
     let pairing = match &bundle.key {
-        None => crate::lifecycle::request::pairing_for(farm, path, &bundle.leaf)?,
-        Some(_) => None,
+        None if !stored_with_key => {
+            crate::lifecycle::request::pairing_for(farm, path, &bundle.leaf)?
+        }
+        _ => None,
     };
     let mut opts = opts.clone();
     let request = match pairing {
@@ -232,6 +239,7 @@ pub fn import_bundle(
         // Consumed in this transaction. A concurrent import of the same certificate that
         // got there first left it stored with its key: then this one is a no-op.
         let consumed = match &request {
+            Some(_) if !matches!(leaf.outcome, Outcome::Added | Outcome::KeyAdded) => None,
             Some(r) if tx.delete_request(&r.key_id)? => Some(r.clone()),
             Some(_) if leaf.outcome == Outcome::AlreadyPresent && leaf.record.has_private_key => {
                 None

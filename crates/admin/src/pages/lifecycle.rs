@@ -95,11 +95,11 @@ fn requests_table(requests: &[RequestRecord]) -> Markup {
                                 td { (date(r.created)) }
                                 td {
                                     @match &r.renews {
-                                        Some(old) => a href=(format!("/certificates/{old}")) { (&old[..8]) "…" },
+                                        Some(old) => a href=(format!("/certificates/{old}")) { (old.get(..8).unwrap_or(old)) "…" },
                                         None => "—",
                                     }
                                 }
-                                td.mono { (&r.key_id[..16]) "…" }
+                                td.mono { (r.key_id.get(..16).unwrap_or(&r.key_id)) "…" }
                                 td { a href=(format!("/certificates/requests/{}/csr", r.key_id)) download { "Download" } }
                             }
                         }
@@ -474,7 +474,7 @@ pub(crate) async fn health(State(state): State<Shared>, admin: Admin) -> Respons
                                         td.nowrap { (f.rule) }
                                         td {
                                             @match &f.thumbprint_sha1 {
-                                                Some(s) => a href=(format!("/certificates/{s}")) { (&s[..s.len().min(12)]) "…" },
+                                                Some(s) => a href=(format!("/certificates/{s}")) { (s.get(..12).unwrap_or(s)) "…" },
                                                 None => "—",
                                             }
                                         }

@@ -485,8 +485,11 @@ fn notify(farm: &mut Farm, report: &HealthReport, now: i64, timeout: u64) -> Not
         let mut results = mailcert_sender::send_all(&options, std::slice::from_ref(&msg));
         match results.pop() {
             Some(Ok(d)) if d.refused.is_empty() => Ok(d.reply.to_string()),
-            Some(Ok(d)) => Err(anyhow::anyhow!(
-                "refused for {}",
+            // Accepted for some: recorded as sent (so they are not mailed again every
+            // hour), with the refused recipients in the reply shown.
+            Some(Ok(d)) => Ok(format!(
+                "{}; refused for {}",
+                d.reply,
                 d.refused
                     .iter()
                     .map(|r| format!("{} ({})", r.address, r.reply))

@@ -249,6 +249,22 @@ fn store_request(
                 "a pending request with key {key_id} exists already; remove it first"
             )));
         }
+        // Checked again here, in the writing transaction: two renewals at once leave one.
+        if let Some(old) = renews
+            && let Some(p) = tx
+                .requests()?
+                .into_iter()
+                .find(|r| r.renews.as_deref() == Some(&old.facts.thumbprint_sha1))
+        {
+            return Err(Error::Rejected {
+                rule: "renewal-pending",
+                message: format!(
+                    "a renewal of {} is pending already (request {})",
+                    old.facts.describe(),
+                    p.key_id
+                ),
+            });
+        }
         tx.insert_request(&NewRequest {
             record: &record,
             sealed_key: &sealed,
