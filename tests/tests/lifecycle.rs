@@ -201,6 +201,15 @@ fn rsa_and_ecc_requests_verify_sign_import_and_never_leave_the_key_in_clear() {
             shown["csr_pem"].as_str().unwrap(),
             std::fs::read_to_string(&csr).unwrap()
         );
+        // Without --json: the CSR alone on stdout, the details on stderr.
+        let plain = f.ok(&[
+            "cert",
+            "request",
+            "show",
+            &req["key_id"].as_str().unwrap()[..10],
+        ]);
+        assert_eq!(plain.stdout, std::fs::read_to_string(&csr).unwrap());
+        assert!(plain.stderr.contains("Subject:"), "{plain:?}");
 
         // Signed by the CA and imported: paired with the sealed key, End Entity, eligible.
         let cert = sign(f.dir.path(), &csr, name, 365);

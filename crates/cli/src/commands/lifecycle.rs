@@ -184,23 +184,27 @@ pub(crate) fn request(g: &Globals, farm: &mut Farm, cmd: RequestCommand, now: i6
             if g.json {
                 outln!("{}", request_json(&r, true));
             } else {
-                outln!("Key id:             {}", r.key_id);
-                outln!("Subject:            {}", r.subject);
-                if !r.alternative_names.is_empty() {
-                    outln!("Alternative names:  {}", r.alternative_names.join(", "));
-                }
-                outln!("Key:                {} (sealed in the farm)", r.key_type);
-                outln!("Hash:               {}", r.hash);
-                outln!("Created:            {}", rfc3339(r.created));
-                if let Some(f) = &r.friendly_name {
-                    outln!("Friendly name:      {f}");
-                }
-                outln!(
-                    "Exportable:         {}",
-                    if r.exportable { "yes" } else { "no" }
-                );
-                if let Some(old) = &r.renews {
-                    outln!("Renews:             {old}");
+                // The CSR alone on stdout (`… > x.csr` gives the request again); what it
+                // asks for on stderr.
+                if !g.quiet {
+                    errln!("Key id:             {}", r.key_id);
+                    errln!("Subject:            {}", r.subject);
+                    if !r.alternative_names.is_empty() {
+                        errln!("Alternative names:  {}", r.alternative_names.join(", "));
+                    }
+                    errln!("Key:                {} (sealed in the farm)", r.key_type);
+                    errln!("Hash:               {}", r.hash);
+                    errln!("Created:            {}", rfc3339(r.created));
+                    if let Some(f) = &r.friendly_name {
+                        errln!("Friendly name:      {f}");
+                    }
+                    errln!(
+                        "Exportable:         {}",
+                        if r.exportable { "yes" } else { "no" }
+                    );
+                    if let Some(old) = &r.renews {
+                        errln!("Renews:             {old}");
+                    }
                 }
                 out!("{}", r.csr_pem);
             }
