@@ -388,6 +388,29 @@ fn a_certificate_for_no_request_imports_as_before_and_bad_requests_are_refused()
             .len(),
         1
     );
+    // An existing CSR file is not replaced without --force, and no request is made.
+    let taken = f.dir.path().join("taken.csr");
+    std::fs::write(&taken, "keep").unwrap();
+    let r = f.run(&[
+        "cert",
+        "request",
+        "new",
+        "--common-name",
+        "y",
+        "--out",
+        path_str(&taken),
+    ]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("--force replaces it"), "{r:?}");
+    assert_eq!(std::fs::read_to_string(&taken).unwrap(), "keep");
+    assert_eq!(
+        f.ok(&["--json", "cert", "request", "list"])
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     // Remove by a prefix; an unknown one is "not found".
     let key_id = f.ok(&["--json", "cert", "request", "list"]).json()[0]["key_id"]
         .as_str()

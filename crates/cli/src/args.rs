@@ -598,6 +598,9 @@ EXAMPLE:
         /// Write the CSR (PEM) here instead of standard output.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+        /// Replace FILE when it exists.
+        #[arg(long, requires = "out")]
+        force: bool,
         /// Keep the certificate's key instead of making a new one.
         #[arg(long)]
         same_key: bool,
@@ -664,6 +667,9 @@ EXAMPLES:
         /// Write the CSR (PEM) here instead of standard output.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+        /// Replace FILE when it exists.
+        #[arg(long, requires = "out")]
+        force: bool,
     },
     /// The pending requests.
     List,

@@ -230,8 +230,17 @@ pub(crate) fn run(g: &Globals, cmd: CertCommand) -> Result<u8> {
         CertCommand::Renew {
             reference,
             out,
+            force,
             same_key,
-        } => super::lifecycle::renew(g, &mut farm, &reference, out.as_deref(), same_key, now),
+        } => super::lifecycle::renew(
+            g,
+            &mut farm,
+            &reference,
+            out.as_deref(),
+            force,
+            same_key,
+            now,
+        ),
         CertCommand::Rename {
             reference,
             new_friendly_name,

@@ -60,11 +60,17 @@ fn request_json(r: &RequestRecord, csr: bool) -> serde_json::Value {
 }
 
 /// Writes the CSR to `out` (or standard output when none), then says what was made.
-fn emit_request(g: &Globals, r: &RequestRecord, out: Option<&Path>, what: &str) -> Result<()> {
+fn emit_request(
+    g: &Globals,
+    r: &RequestRecord,
+    out: Option<&Path>,
+    force: bool,
+    what: &str,
+) -> Result<()> {
     match out.filter(|p| *p != Path::new("-")) {
         Some(path) => {
             super::cert::write_out(
-                &super::cert::Destination { path, force: true },
+                &super::cert::Destination { path, force },
                 r.csr_pem.as_bytes(),
                 false,
             )?;
@@ -124,7 +130,20 @@ pub(crate) fn request(g: &Globals, farm: &mut Farm, cmd: RequestCommand, now: i6
             friendly_name,
             exportable,
             out,
+            force,
         } => {
+            if let Some(path) = out.as_deref().filter(|p| *p != Path::new("-") && !force)
+                && path.exists()
+            {
+                return Err(Exit {
+                    code: exit::ERROR,
+                    message: format!(
+                        "{}: the file exists; no request was made (--force replaces it)",
+                        path.display()
+                    ),
+                }
+                .into());
+            }
             let spec = RequestSpec {
                 common_name,
                 alternative_names: alternative_name,
@@ -141,7 +160,7 @@ pub(crate) fn request(g: &Globals, farm: &mut Farm, cmd: RequestCommand, now: i6
                 exportable,
             };
             let r = mailcert_store::new_request(farm, &spec, now)?;
-            emit_request(g, &r, out.as_deref(), "request")?;
+            emit_request(g, &r, out.as_deref(), force, "request")?;
             Ok(exit::OK)
         }
         RequestCommand::List => {
@@ -228,16 +247,29 @@ pub(crate) fn renew(
     farm: &mut Farm,
     reference: &str,
     out: Option<&Path>,
+    force: bool,
     same_key: bool,
     now: i64,
 ) -> Result<u8> {
+    if let Some(path) = out.filter(|p| *p != Path::new("-") && !force)
+        && path.exists()
+    {
+        return Err(Exit {
+            code: exit::ERROR,
+            message: format!(
+                "{}: the file exists; no request was made (--force replaces it)",
+                path.display()
+            ),
+        }
+        .into());
+    }
     let (old, r) = mailcert_store::renew(farm, reference, same_key, now)?;
     let what = format!(
         "renewal of {} ({}): request",
         old.display_name(),
         old.facts.thumbprint_sha1
     );
-    emit_request(g, &r, out, &what)?;
+    emit_request(g, &r, out, force, &what)?;
     Ok(exit::OK)
 }
 
