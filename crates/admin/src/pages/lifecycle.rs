@@ -76,6 +76,36 @@ fn field(id: &str, label: &str, control: Markup, help: Option<&str>) -> Markup {
     }
 }
 
+/// The subject fields (O, OU, L, ST) filled with the farm's defaults: the request form
+/// and the settings page share them.
+fn subject_fields(s: &CertificateSettings) -> Markup {
+    let o = |v: &Option<String>| v.clone().unwrap_or_default();
+    html! {
+        @for (id, label, value) in [
+            ("organization", "Organization", o(&s.organization)),
+            ("organizational_unit", "Organizational unit", o(&s.organizational_unit)),
+            ("locality", "Locality", o(&s.locality)),
+            ("state", "State or province", o(&s.state)),
+        ] {
+            (field(id, label, html! { input id=(id) type="text" name=(id) maxlength="64" value=(value); }, None))
+        }
+    }
+}
+
+/// The key choices (algorithm, RSA size, curve, hash) set to the farm's defaults.
+fn key_fields(s: &CertificateSettings, hash_help: Option<&str>) -> Markup {
+    html! {
+        (field("key_algorithm", "Key algorithm",
+            select("key_algorithm", &[("rsa", "RSA"), ("ecc", "ECC (ECDSA)")], s.key_algorithm.as_str()), None))
+        (field("key_size", "RSA key size",
+            select("key_size", &[("2048", "2048 bits"), ("3072", "3072 bits"), ("4096", "4096 bits")], &s.key_size.to_string()), None))
+        (field("elliptic_curve", "Elliptic curve",
+            select("elliptic_curve", &[("p256", "NIST P-256"), ("p384", "NIST P-384")], s.elliptic_curve.as_str()), None))
+        (field("hash", "Hash",
+            select("hash", &[("sha256", "SHA-256"), ("sha384", "SHA-384"), ("sha512", "SHA-512")], s.hash.as_str()), hash_help))
+    }
+}
+
 /// The pending requests, with links to each and its CSR.
 fn requests_table(requests: &[RequestRecord]) -> Markup {
     html! {
@@ -143,27 +173,12 @@ fn request_page(admin: &Admin, s: &CertificateSettings, requests: &[RequestRecor
                 (field("alternative_names", "Alternative names",
                     html! { textarea #alternative_names name="alternative_names" rows="3" aria-describedby="alternative_names-help" {} },
                     Some("DNS names or IP addresses, one per line.")))
-                (field("organization", "Organization",
-                    html! { input #organization type="text" name="organization" maxlength="64" value=(o(&s.organization)); }, None))
-                (field("organizational_unit", "Organizational unit",
-                    html! { input #organizational_unit type="text" name="organizational_unit" maxlength="64" value=(o(&s.organizational_unit)); }, None))
-                (field("locality", "Locality",
-                    html! { input #locality type="text" name="locality" maxlength="64" value=(o(&s.locality)); }, None))
-                (field("state", "State or province",
-                    html! { input #state type="text" name="state" maxlength="64" value=(o(&s.state)); }, None))
+                (subject_fields(s))
                 (field("country", "Country",
                     html! { input #country type="text" name="country" maxlength="2" size="2" value=(o(&s.country)) aria-describedby="country-help"; },
                     Some("Two letters (ISO 3166-1), such as US, DE or NL.")))
                 h2 { "Key" }
-                (field("key_algorithm", "Key algorithm",
-                    select("key_algorithm", &[("rsa", "RSA"), ("ecc", "ECC (ECDSA)")], s.key_algorithm.as_str()), None))
-                (field("key_size", "RSA key size",
-                    select("key_size", &[("2048", "2048 bits"), ("3072", "3072 bits"), ("4096", "4096 bits")], &s.key_size.to_string()), None))
-                (field("elliptic_curve", "Elliptic curve",
-                    select("elliptic_curve", &[("p256", "NIST P-256"), ("p384", "NIST P-384")], s.elliptic_curve.as_str()), None))
-                (field("hash", "Hash",
-                    select("hash", &[("sha256", "SHA-256"), ("sha384", "SHA-384"), ("sha512", "SHA-512")], s.hash.as_str()),
-                    Some("ECC keys are signed with their curve's hash.")))
+                (key_fields(s, Some("ECC keys are signed with their curve's hash.")))
                 (field("friendly_name", "Friendly name",
                     html! { input #friendly_name type="text" name="friendly_name" maxlength="200"; }, None))
                 div.field {
@@ -535,22 +550,8 @@ fn settings_page(admin: &Admin, s: &CertificateSettings, contacts: &[String]) ->
                 (days("warning_days", "Warning (days before expiry)", s.warning_days, "about-to-expire; 0 turns it off. Not above the attention threshold."))
                 (days("error_days", "Error (days after expiry)", s.error_days, "How long expired is reported; binding-broken afterwards. 0 turns it off."))
                 h2 { "Defaults for new requests" }
-                (field("key_algorithm", "Key algorithm",
-                    select("key_algorithm", &[("rsa", "RSA"), ("ecc", "ECC (ECDSA)")], s.key_algorithm.as_str()), None))
-                (field("key_size", "RSA key size",
-                    select("key_size", &[("2048", "2048 bits"), ("3072", "3072 bits"), ("4096", "4096 bits")], &s.key_size.to_string()), None))
-                (field("elliptic_curve", "Elliptic curve",
-                    select("elliptic_curve", &[("p256", "NIST P-256"), ("p384", "NIST P-384")], s.elliptic_curve.as_str()), None))
-                (field("hash", "Hash",
-                    select("hash", &[("sha256", "SHA-256"), ("sha384", "SHA-384"), ("sha512", "SHA-512")], s.hash.as_str()), None))
-                (field("organization", "Organization",
-                    html! { input #organization type="text" name="organization" maxlength="64" value=(o(&s.organization)); }, None))
-                (field("organizational_unit", "Organizational unit",
-                    html! { input #organizational_unit type="text" name="organizational_unit" maxlength="64" value=(o(&s.organizational_unit)); }, None))
-                (field("locality", "Locality",
-                    html! { input #locality type="text" name="locality" maxlength="64" value=(o(&s.locality)); }, None))
-                (field("state", "State or province",
-                    html! { input #state type="text" name="state" maxlength="64" value=(o(&s.state)); }, None))
+                (key_fields(s, None))
+                (subject_fields(s))
                 (field("country", "Country",
                     html! { input #country type="text" name="country" maxlength="2" value=(o(&s.country)); }, None))
                 div.actions { button type="submit" { "Save" } }
