@@ -183,10 +183,7 @@ pub(crate) fn date_time(secs: i64) -> String {
     mailcert_store::rfc3339(secs).replacen('T', " ", 1)
 }
 
-/// Whole days from `now` until `t` (negative once past).
-pub(crate) fn days_until(t: i64, now: i64) -> i64 {
-    (t - now).div_euclid(86_400)
-}
+pub(crate) use mailcert_store::days_until;
 
 /// A size in bytes for people: `512 B`, `1.5 KiB`, `2.0 MiB`.
 pub(crate) fn size(bytes: u64) -> String {

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use mailcert_store::{CertRecord, CertificateSettings, Farm, RuleId};
+use mailcert_store::{CertRecord, CertificateSettings, Farm, RuleId, days_until};
 
 use crate::error::Result;
 
@@ -108,12 +108,6 @@ pub struct HealthReport {
     pub settings: CertificateSettings,
 }
 
-/// Whole days from `now` until `t`, rounded toward minus infinity for the past (so a
-/// certificate that expired an hour ago has -1 days left) and down for the future.
-fn days_until(t: i64, now: i64) -> i64 {
-    (t - now).div_euclid(DAY)
-}
-
 fn renew_hint(c: &CertRecord, pending: Option<&String>) -> String {
     match pending {
         Some(key_id) => {
@@ -153,11 +147,7 @@ pub fn health(farm: &mut Farm, now: i64) -> Result<HealthReport> {
                 .or_default()
                 .push(b.label());
         }
-        let pending: BTreeMap<String, String> = tx
-            .requests()?
-            .into_iter()
-            .filter_map(|r| r.renews.map(|old| (old, r.key_id)))
-            .collect();
+        let pending = tx.pending_renewals()?;
         let mut findings = Vec::new();
         if !bound.is_empty() && contacts.is_empty() {
             findings.push(HealthFinding {

@@ -41,10 +41,7 @@ impl CertJson<'_> {
     }
 }
 
-/// Days from `now` to `t`, rounded down (negative once past).
-pub(crate) fn days_until(t: i64, now: i64) -> i64 {
-    (t - now).div_euclid(86_400)
-}
+pub(crate) use mailcert_store::days_until;
 
 pub(crate) fn cert_json<'a>(c: &'a CertRecord, now: i64, bound_to: Vec<String>) -> CertJson<'a> {
     let findings = c.findings(now);

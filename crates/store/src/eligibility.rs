@@ -118,6 +118,12 @@ pub struct Subject<'a> {
     pub has_private_key: bool,
 }
 
+/// Whole days from `now` until `t`, rounded toward minus infinity: a certificate that
+/// expired an hour ago has -1 days left. Lists, health rules and pages all count so.
+pub fn days_until(t: i64, now: i64) -> i64 {
+    (t - now).div_euclid(86_400)
+}
+
 /// Formats Unix seconds as an RFC 3339 UTC time.
 pub fn rfc3339(secs: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(secs)

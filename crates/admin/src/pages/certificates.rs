@@ -523,9 +523,7 @@ async fn load_details(state: &Shared, sha1: String) -> Result<Details, PageError
                 },
             )?;
             let renewal = tx
-                .requests()?
-                .into_iter()
-                .find(|r| r.renews.as_deref() == Some(&cert.facts.thumbprint_sha1))
+                .pending_renewal(&cert.facts.thumbprint_sha1)?
                 .map(|r| r.key_id);
             Ok::<_, mailcert_store::Error>(Details {
                 cert,

@@ -702,10 +702,7 @@ fn import(
 
 /// Pending renewal requests by the SHA-1 of the certificate they renew.
 fn renewals(farm: &mut Farm) -> Result<HashMap<String, String>> {
-    Ok(mailcert_store::requests(farm)?
-        .into_iter()
-        .filter_map(|r| r.renews.map(|old| (old, r.key_id)))
-        .collect())
+    Ok(farm.read(|tx| tx.pending_renewals())?)
 }
 
 fn list(g: &Globals, farm: &mut Farm, filter: &CertFilter, now: i64) -> Result<u8> {

@@ -251,10 +251,7 @@ fn store_request(
         }
         // Checked again here, in the writing transaction: two renewals at once leave one.
         if let Some(old) = renews
-            && let Some(p) = tx
-                .requests()?
-                .into_iter()
-                .find(|r| r.renews.as_deref() == Some(&old.facts.thumbprint_sha1))
+            && let Some(p) = tx.pending_renewal(&old.facts.thumbprint_sha1)?
         {
             return Err(Error::Rejected {
                 rule: "renewal-pending",
@@ -461,10 +458,7 @@ pub fn renew(
         let c = tx.resolve(reference)?;
         let der = tx.der(c.id)?;
         let sealed = tx.sealed_key(c.id)?;
-        let pending = tx
-            .requests()?
-            .into_iter()
-            .find(|r| r.renews.as_deref() == Some(&c.facts.thumbprint_sha1));
+        let pending = tx.pending_renewal(&c.facts.thumbprint_sha1)?;
         Ok::<_, Error>((c, der, sealed, pending, settings_in(tx)?))
     })?;
     if old.store != StoreName::EndEntity {

@@ -116,6 +116,30 @@ impl Tx<'_> {
             .optional()?)
     }
 
+    /// The pending request that renews the certificate with this SHA-1, if any
+    /// (indexed on `renews_sha1`).
+    pub fn pending_renewal(&self, sha1: &str) -> Result<Option<RequestRecord>> {
+        Ok(self
+            .sql()
+            .query_row(
+                &format!(
+                    "SELECT {COLUMNS} FROM certificate_requests WHERE renews_sha1 = ?1 ORDER BY id LIMIT 1"
+                ),
+                [sha1.to_ascii_uppercase()],
+                row_to_request,
+            )
+            .optional()?)
+    }
+
+    /// Every pending renewal: the renewed certificate's SHA-1 and the request's key id.
+    pub fn pending_renewals(&self) -> Result<std::collections::HashMap<String, String>> {
+        let mut st = self.sql().prepare(
+            "SELECT renews_sha1, key_id FROM certificate_requests WHERE renews_sha1 IS NOT NULL",
+        )?;
+        let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// The sealed key of a pending request.
     pub(crate) fn request_sealed_key(&self, key_id: &str) -> Result<Option<Vec<u8>>> {
         Ok(self
