@@ -961,8 +961,13 @@ pub(crate) async fn remove(
 
 /// A file name made of the certificate's name: letters, digits, `.`, `-`, `_` only.
 pub(crate) fn download_name(c: &CertRecord, ext: &str) -> String {
-    let stem: String = c
-        .display_name()
+    safe_file_name(c.display_name(), ext)
+}
+
+/// A download's file name from a name people gave: letters, digits, `.`, `-` and `_`
+/// kept, anything else `_`, at most 60 characters, "certificate" when nothing is left.
+pub(crate) fn safe_file_name(name: &str, ext: &str) -> String {
+    let stem: String = name
         .chars()
         .map(|ch| {
             if ch.is_ascii_alphanumeric() || matches!(ch, '.' | '-' | '_') {

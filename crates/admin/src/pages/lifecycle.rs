@@ -318,24 +318,13 @@ pub(crate) async fn request_csr(
     _admin: Admin,
 ) -> Response {
     respond(load_request(&state, &raw).await.map(|r| {
-        let stem: String = r
-            .common_name
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || matches!(c, '.' | '-') {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .take(60)
-            .collect();
+        let file = crate::pages::certificates::safe_file_name(&r.common_name, "csr");
         (
             [
                 (header::CONTENT_TYPE, "application/pkcs10".to_string()),
                 (
                     header::CONTENT_DISPOSITION,
-                    format!("attachment; filename=\"{stem}.csr\""),
+                    format!("attachment; filename=\"{file}\""),
                 ),
             ],
             r.csr_pem,
