@@ -18,6 +18,7 @@ fuzz_target!(|data: &[u8]| {
         smtp_user: None,
         has_password: false,
         certificate: None,
+        tls_sender_name: None,
     };
     let modes = [
         RawOptions {
