@@ -242,6 +242,8 @@ fn sendmail_reads_stdin_like_usr_sbin_sendmail() {
     let msg = b"To: ops@contoso.com\nCc: Team <team@contoso.com>\nBcc: hidden@contoso.com\nSubject: cron output\n\nall good\n.\nstill body\n";
     let r = f.run_stdin(&["sendmail", "-t", "-i", "-oi", "--webapp", APP], msg);
     assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.stdout, "", "sendmail is silent on success");
+    assert_eq!(r.stderr, "", "sendmail is silent on success");
     let m = one_message(&server);
     assert_chain_from_farm(&m);
     assert_eq!(
@@ -482,6 +484,60 @@ fn smtp_credentials_are_used_over_tls() {
     ]);
     let m = one_message(&server);
     assert_eq!(m.auth_user.as_deref(), Some("svc-sharepoint"));
+
+    // -v: the dialogue on stderr, TLS details included, the credentials never.
+    let r = f.ok(&[
+        "-v",
+        "send",
+        "--webapp",
+        APP,
+        "--to",
+        "ops@contoso.com",
+        "--subject",
+        "transcript",
+        "--body-file",
+        "password.txt",
+    ]);
+    for want in [
+        "=== connected to 127.0.0.1:",
+        "<-- 220 ",
+        "--> EHLO sp01.contoso.com",
+        "--> STARTTLS",
+        "=== TLS TLSv1.3",
+        "=== TLS server certificate verified: O=mailcert tests, CN=localhost",
+        "AUTH PLAIN <hidden>",
+        "<-- 235",
+        "--> MAIL FROM:<sp@contoso.com>",
+        "--> RCPT TO:<ops@contoso.com>",
+        "--> DATA",
+        "<message, ",
+        "--> QUIT",
+    ] {
+        assert!(
+            r.stderr.contains(want),
+            "missing {want:?} in:\n{}",
+            r.stderr
+        );
+    }
+    let sent_line = format!(
+        "=== TLS client certificate sent: SHA-1 {}",
+        sha1_of("client-p256.pem")
+    );
+    assert!(r.stderr.contains(&sent_line), "{}", r.stderr);
+    let plain_b64 = "AHN2Yy1zaGFyZXBvaW50AGNvcnJlY3QgaG9yc2UgYmF0dGVyeQ==";
+    assert!(!r.stderr.contains("correct horse"), "{}", r.stderr);
+    assert!(!r.stderr.contains(plain_b64), "{}", r.stderr);
+    assert!(
+        !r.stderr.contains("Subject: transcript"),
+        "the message itself is not shown: {}",
+        r.stderr
+    );
+    assert_eq!(server.wait_for_messages(2, Duration::from_secs(5)).len(), 2);
+    // Without -v there is no transcript.
+    let r = f.ok(&["smtp", "test", "--webapp", APP]);
+    assert!(!r.stderr.contains("-->"), "{}", r.stderr);
+    let r = f.ok(&["smtp", "test", "--webapp", APP, "-v"]);
+    assert!(r.stderr.contains("--> QUIT"), "{}", r.stderr);
 }
 
 #[test]

@@ -45,6 +45,7 @@ mod reply;
 mod report;
 mod session;
 mod tls_failure;
+mod transcript;
 mod transport;
 mod trust;
 
@@ -60,4 +61,5 @@ pub use reply::read_replies_for_fuzzing;
 pub use reply::{MAX_REPLY_LINE, MAX_REPLY_LINES, Reply};
 pub use report::{CertificateSummary, HandshakeReport};
 pub use session::Session;
+pub use transcript::{Transcript, TranscriptEvent, TranscriptLine};
 pub use transport::DeadlineStream;

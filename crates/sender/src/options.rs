@@ -6,6 +6,7 @@ use rustls_pki_types::CertificateDer;
 
 use crate::error::SendError;
 use crate::identity::{ClientIdentity, Credentials};
+use crate::transcript::Transcript;
 
 /// How the connection is secured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +44,8 @@ pub struct ConnectOptions {
     /// each command and its reply; each block of the message), however the server
     /// spreads its bytes; RFC 5321's timeouts are the ceiling.
     pub timeout: Duration,
+    /// Receives the dialogue line by line (`-v`); credentials are never in it.
+    pub transcript: Option<Transcript>,
 }
 
 impl ConnectOptions {
@@ -59,6 +62,7 @@ impl ConnectOptions {
             extra_roots: Vec::new(),
             use_platform_roots: true,
             timeout: Duration::from_secs(30),
+            transcript: None,
         }
     }
 

@@ -22,6 +22,7 @@ use crate::options::{ConnectOptions, Security};
 use crate::reply::{ReadError, Reply, read_reply};
 use crate::report::{self, HandshakeReport};
 use crate::tls_failure;
+use crate::transcript::Tracer;
 use crate::transport::{DeadlineStream, Transport};
 use crate::trust;
 
@@ -48,6 +49,8 @@ pub struct Session {
     needs_reset: bool,
     /// The most any one step may take (`ConnectOptions::timeout`).
     timeout: Duration,
+    /// Where the dialogue goes for `-v`, if anywhere.
+    tracer: Tracer,
 }
 
 /// RFC 5321 (4.5.3.2) timeouts, the ceiling of each step's deadline: a longer
@@ -94,6 +97,10 @@ impl Session {
         // One deadline covers the name lookup, the TCP connect and the greeting.
         let connect_deadline = Instant::now() + options.timeout.min(ceiling::COMMAND);
         let tcp = connect_tcp(options, connect_deadline)?;
+        let tracer = Tracer::new(options.transcript.clone());
+        if let Ok(peer) = tcp.peer_addr() {
+            tracer.connected(peer);
+        }
         if let Err(source) = tcp.set_nodelay(true) {
             return Err(SendError::Io {
                 step: "connect",
@@ -108,6 +115,7 @@ impl Session {
             broken: false,
             needs_reset: false,
             timeout: options.timeout,
+            tracer,
         };
         if let (Security::ImplicitTls, Some(tls)) = (options.security, &tls) {
             session.handshake(tls)?;
@@ -229,6 +237,7 @@ impl Session {
         }
         batch.push_str("DATA\r\n");
         self.arm(ceiling::COMMAND);
+        self.tracer.sent_batch(&batch);
         self.write("mail", batch.as_bytes())?;
 
         let mail_reply = self.read("mail")?;
@@ -248,6 +257,7 @@ impl Session {
         if data_reply.code == 354 {
             // The server wants data we will not send: end it empty (RFC 2920 3.1).
             self.arm(ceiling::DATA_TERMINATION);
+            self.tracer.sent("data", ".");
             self.write("data", b".\r\n")?;
             self.read("data")?;
         }
@@ -332,6 +342,7 @@ impl Session {
         refused: Vec<RecipientReply>,
         payload: &[u8],
     ) -> Result<Delivery, SendError> {
+        self.tracer.sent_message(payload.len());
         for block in payload.chunks(DATA_BLOCK_BYTES) {
             self.arm(ceiling::DATA_BLOCK);
             self.write_unflushed("data", block)?;
@@ -448,6 +459,7 @@ impl Session {
             tls.thumbprint.as_deref(),
         );
         self.stream = BufReader::new(Transport::Tls(Box::new(StreamOwned::new(conn, tcp))));
+        self.tracer.tls(&self.report);
         Ok(())
     }
 
@@ -468,6 +480,7 @@ impl Session {
         let mut bytes = Zeroizing::new(Vec::with_capacity(line.len() + 2));
         bytes.extend_from_slice(line.as_bytes());
         bytes.extend_from_slice(b"\r\n");
+        self.tracer.sent(step, line);
         self.write(step, &bytes)?;
         self.read(step)
     }
@@ -508,6 +521,7 @@ impl Session {
     fn read(&mut self, step: &'static str) -> Result<Reply, SendError> {
         match read_reply(&mut self.stream) {
             Ok(reply) => {
+                self.tracer.received(&reply);
                 if reply.code == 421 {
                     // The server is closing the connection.
                     self.broken = true;

@@ -31,9 +31,24 @@ pub(crate) fn prepare(
 ) -> Result<(SendPlan, ConnectOptions)> {
     let mut farm = context::open(g.db.clone())?;
     let plan = mailcert_binding::plan(&mut farm, target, context::now()?)?;
-    let options = mailcert_sender::connect_options(&plan, Duration::from_secs(timeout.max(1)))
+    let mut options = mailcert_sender::connect_options(&plan, Duration::from_secs(timeout.max(1)))
         .context("the bound certificate cannot be used as a TLS client identity")?;
+    if g.verbose > 0 {
+        options.transcript = Some(transcript_on_stderr());
+    }
     Ok((plan, options))
+}
+
+/// `-v`: the SMTP dialogue on standard error, as `swaks` and `msmtp -d` show it. The
+/// lines of a second or later pooled connection carry its number.
+fn transcript_on_stderr() -> mailcert_sender::Transcript {
+    mailcert_sender::Transcript::new(|event| {
+        if event.connection > 1 {
+            errln!("[{}] {}", event.connection, event.line);
+        } else {
+            errln!("{}", event.line);
+        }
+    })
 }
 
 fn read_stdin() -> Result<Vec<u8>> {
