@@ -352,3 +352,120 @@ fn a_root_that_comes_with_a_pfx_is_announced_as_a_trust_anchor_or_kept_pending()
     let ca_row = table.lines().find(|l| l.contains("intermediate")).unwrap();
     assert!(ca_row.trim_end().ends_with('—'), "{table}");
 }
+
+/// Runs `args` with the colour variables of the test's own environment removed and
+/// `env` set instead.
+fn run_env(f: &TestFarm, args: &[&str], env: &[(&str, &str)]) -> mailcert_tests::Run {
+    let mut c = f.command(args);
+    c.env_remove("NO_COLOR")
+        .env_remove("CLICOLOR_FORCE")
+        .env_remove("TERM");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    mailcert_tests::Run::from_output(c.output().unwrap())
+}
+
+#[test]
+fn colour_only_where_asked_and_never_under_no_color() {
+    let f = TestFarm::new();
+    f.ok(&[
+        "cert",
+        "import",
+        "client-p256.pem",
+        "--key",
+        "client-p256.key",
+    ]);
+    f.ok(&["cert", "import", "expired.pem", "--key", "expired.key"]);
+    let green_yes = "\u{1b}[32myes\u{1b}[0m";
+    let red_no = "\u{1b}[1;31mno (";
+    // Into a pipe: no colour by default.
+    let r = run_env(&f, &["cert", "list"], &[]);
+    assert!(!r.stdout.contains('\u{1b}'), "{r:?}");
+    // Asked for: the eligible column and an expired certificate's days are coloured.
+    let r = run_env(&f, &["--color", "always", "cert", "list"], &[]);
+    assert!(r.stdout.contains(green_yes), "{r:?}");
+    assert!(r.stdout.contains(red_no), "{r:?}");
+    assert!(
+        r.stdout.contains("\u{1b}[1;31m-"),
+        "expired days in red: {r:?}"
+    );
+    // CLICOLOR_FORCE colours a pipe; NO_COLOR wins over it; --color never over both.
+    let r = run_env(&f, &["cert", "list"], &[("CLICOLOR_FORCE", "1")]);
+    assert!(r.stdout.contains(green_yes), "{r:?}");
+    let r = run_env(
+        &f,
+        &["cert", "list"],
+        &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")],
+    );
+    assert!(!r.stdout.contains('\u{1b}'), "{r:?}");
+    let r = run_env(
+        &f,
+        &["--color", "never", "cert", "list"],
+        &[("CLICOLOR_FORCE", "1")],
+    );
+    assert!(!r.stdout.contains('\u{1b}'), "{r:?}");
+    // Errors: the prefix is red on a coloured stderr, the text unchanged.
+    let r = run_env(
+        &f,
+        &["--color", "always", "cert", "show", "name:nothing"],
+        &[],
+    );
+    assert_eq!(r.code, 4, "{r:?}");
+    assert!(
+        r.stderr.starts_with("\u{1b}[1;31mmailcert:\u{1b}[0m "),
+        "{r:?}"
+    );
+    let r = run_env(&f, &["cert", "show", "name:nothing"], &[("NO_COLOR", "1")]);
+    assert!(r.stderr.starts_with("mailcert: "), "{r:?}");
+    // JSON is never coloured.
+    let r = run_env(&f, &["--color", "always", "--json", "cert", "list"], &[]);
+    assert!(!r.stdout.contains('\u{1b}'), "{r:?}");
+    let _: Value = serde_json::from_str(&r.stdout).unwrap();
+    // A bad --color value is a usage error.
+    let r = run_env(&f, &["--color", "rainbow", "cert", "list"], &[]);
+    assert_eq!(r.code, 2, "{r:?}");
+}
+
+#[test]
+fn wide_shows_long_names_whole_and_keeps_the_columns_aligned() {
+    let f = TestFarm::new();
+    let long = "Contoso SharePoint relay client 2026 (farm)";
+    f.ok(&[
+        "cert",
+        "import",
+        "client-p256.pem",
+        "--key",
+        "client-p256.key",
+        "--friendly-name",
+        long,
+    ]);
+    f.ok(&[
+        "cert",
+        "import",
+        "client-rsa.pem",
+        "--key",
+        "client-rsa.key",
+    ]);
+    let r = f.ok(&["cert", "list"]);
+    assert!(!r.stdout.contains(long), "clipped by default: {r:?}");
+    assert!(r.stdout.contains("Contoso SharePoint rela…"), "{r:?}");
+    for args in [vec!["cert", "list", "--wide"], vec!["cert", "list", "-w"]] {
+        let r = f.ok(&args);
+        assert!(r.stdout.contains(long), "{r:?}");
+        let lines: Vec<&str> = r.stdout.lines().collect();
+        assert_eq!(lines.len(), 3, "{r:?}");
+        // EXPIRES starts in the same column on every line.
+        let col = |l: &str| {
+            l.char_indices()
+                .map(|(i, _)| i)
+                .find(|&i| l[i..].starts_with("EXPIRES") || l[i..].starts_with("2045-"))
+        };
+        let header = lines[0].find("EXPIRES").unwrap();
+        let header_chars = lines[0][..header].chars().count();
+        for l in &lines[1..] {
+            let at = col(l).unwrap();
+            assert_eq!(l[..at].chars().count(), header_chars, "{l:?} in {r:?}");
+        }
+    }
+}

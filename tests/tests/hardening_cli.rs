@@ -307,6 +307,25 @@ fn terminal_escapes_from_certificates_are_shown_escaped() {
     assert_eq!(r.code, 1, "{r:?}");
     assert_no_raw_controls(&r, "bad import");
     assert!(r.stderr.contains("bad\\u001b]0;x\\u0007.pem"), "{r:?}");
+    // Colour wraps only escaped text: with our own colour codes taken out, not one raw
+    // control character is left.
+    for args in [
+        vec!["--color", "always", "cert", "list"],
+        vec!["--color", "always", "cert", "list", "--wide"],
+        vec!["--color", "always", "cert", "check", sha1.as_str()],
+        vec!["--color", "always", "cert", "import", bad.to_str().unwrap()],
+    ] {
+        let mut r = f.run(&args);
+        assert!(
+            r.stdout.contains(ESC) || r.stderr.contains(ESC),
+            "coloured: {r:?}"
+        );
+        for sgr in ["\x1b[32m", "\x1b[1;31m", "\x1b[33m", "\x1b[36m", "\x1b[0m"] {
+            r.stdout = r.stdout.replace(sgr, "");
+            r.stderr = r.stderr.replace(sgr, "");
+        }
+        assert_no_raw_controls(&r, &format!("{args:?}"));
+    }
 }
 
 /// A plain-text SMTP server on loopback that greets with `greeting` (sent a byte every

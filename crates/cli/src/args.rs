@@ -27,6 +27,9 @@ pub(crate) struct Cli {
     /// Only errors on stderr.
     #[arg(short, long, global = true)]
     pub(crate) quiet: bool,
+    /// Colour on a terminal: auto (not when NO_COLOR is set or TERM=dumb), always, never.
+    #[arg(long, global = true, value_name = "WHEN", default_value = "auto")]
+    pub(crate) color: crate::color::ColorChoice,
     /// This server's mail queue (default: $MAILCERT_SPOOL, else
     /// $XDG_STATE_HOME/mailcert/spool.db); never the shared farm database.
     #[arg(long, global = true, value_name = "PATH")]
@@ -499,6 +502,10 @@ pub(crate) enum CertCommand {
         /// Only certificates bound to outgoing e-mail settings.
         #[arg(long)]
         in_use: bool,
+        /// Show names in full, the NAME column as wide as the longest (the table is
+        /// then printed once all rows are read).
+        #[arg(long, short = 'w')]
+        wide: bool,
     },
     /// Show one certificate in detail.
     Show {

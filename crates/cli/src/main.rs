@@ -5,6 +5,7 @@
 #[macro_use]
 mod out;
 mod args;
+mod color;
 mod commands;
 mod context;
 mod input;
@@ -160,6 +161,7 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    color::init(cli.color);
     match commands::run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
@@ -167,7 +169,7 @@ fn main() -> ExitCode {
             let text = format!("{err:#}");
             let code = exit_code(&err);
             if !text.is_empty() {
-                errln!("mailcert: {text}");
+                failln!("{text}");
                 if json {
                     json_error(&text, code);
                 }

@@ -9,6 +9,7 @@
 
 use std::io::Write;
 
+use crate::color::{Stream, Style};
 use crate::{Exit, exit};
 
 /// Whether a character would act on a terminal (or reorder what it shows) rather than
@@ -49,10 +50,13 @@ fn quiet_stop() -> anyhow::Error {
 /// Writes `text` to standard output, escaped. A closed pipe becomes a quiet stop; any
 /// other failure is an error.
 pub(crate) fn stdout(text: &str) -> anyhow::Result<()> {
+    stdout_escaped(&sanitize(text))
+}
+
+/// Writes text that [`render`] (or [`sanitize`]) has already escaped.
+pub(crate) fn stdout_escaped(text: &str) -> anyhow::Result<()> {
     let mut lock = std::io::stdout().lock();
-    let result = lock
-        .write_all(sanitize(text).as_bytes())
-        .and_then(|()| lock.flush());
+    let result = lock.write_all(text.as_bytes()).and_then(|()| lock.flush());
     match result {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(quiet_stop()),
@@ -62,9 +66,31 @@ pub(crate) fn stdout(text: &str) -> anyhow::Result<()> {
 
 /// Writes `text` to standard error, escaped; failures are ignored.
 pub(crate) fn stderr(text: &str) {
+    stderr_escaped(&sanitize(text));
+}
+
+/// Writes already escaped text to standard error; failures are ignored.
+pub(crate) fn stderr_escaped(text: &str) {
     let mut lock = std::io::stderr().lock();
-    let _ = lock.write_all(sanitize(text).as_bytes());
+    let _ = lock.write_all(text.as_bytes());
     let _ = lock.flush();
+}
+
+/// A piece of a line, and how it is coloured on a coloured stream (`None`: never).
+pub(crate) type Part<'a> = (Option<Style>, &'a str);
+
+/// The parts joined, each escaped first and the styled ones then coloured where
+/// `stream` is coloured: colour never wraps text that was not escaped.
+pub(crate) fn render(stream: Stream, parts: &[Part<'_>]) -> String {
+    let mut line = String::new();
+    for (style, text) in parts {
+        let escaped = sanitize(text);
+        match style {
+            Some(style) => line.push_str(&crate::color::paint(stream, *style, &escaped)),
+            None => line.push_str(&escaped),
+        }
+    }
+    line
 }
 
 /// Prints a line on standard output through [`stdout`]; returns early from the calling
@@ -94,6 +120,30 @@ macro_rules! errln {
         line.push('\n');
         $crate::out::stderr(&line)
     }};
+}
+
+/// Prints `mailcert: TEXT` on standard error, the prefix red on a coloured terminal:
+/// the line that says a command (or one of its items) failed.
+macro_rules! failln {
+    ($($arg:tt)*) => {
+        $crate::out::prefixed($crate::color::Style::Bad, "mailcert:", &format!($($arg)*))
+    };
+}
+
+/// Prints `warning: TEXT` on standard error, the prefix yellow on a coloured terminal.
+macro_rules! warnln {
+    ($($arg:tt)*) => {
+        $crate::out::prefixed($crate::color::Style::Warn, "warning:", &format!($($arg)*))
+    };
+}
+
+/// `PREFIX TEXT` and a newline on standard error, the prefix in `style` where stderr is
+/// coloured; everything escaped.
+pub(crate) fn prefixed(style: Style, prefix: &str, text: &str) {
+    stderr_escaped(&render(
+        Stream::Stderr,
+        &[(Some(style), prefix), (None, &format!(" {text}\n"))],
+    ));
 }
 
 #[cfg(test)]

@@ -76,10 +76,13 @@ fn date(t: i64) -> String {
     rfc3339(t).chars().take(10).collect()
 }
 
-/// Header of the people's table.
-pub(crate) fn table_header() -> String {
+/// Width of the NAME column unless `--wide` makes room for the longest name.
+pub(crate) const NAME_WIDTH: usize = 24;
+
+/// Header of the people's table, with a NAME column `name_width` wide.
+pub(crate) fn table_header(name_width: usize) -> String {
     format!(
-        "{:<40}  {:<12}  {:<24}  {:<10}  {:>5}  {:<3}  {:<5}  {}",
+        "{:<40}  {:<12}  {:<name_width$}  {:<10}  {:>5}  {:<3}  {:<5}  {}",
         "THUMBPRINT (SHA-1)", "STORE", "NAME", "EXPIRES", "DAYS", "KEY", "BOUND", "ELIGIBLE"
     )
 }
@@ -104,32 +107,69 @@ pub(crate) fn list_name(c: &CertRecord) -> String {
     }
 }
 
-/// One row of the people's table.
-pub(crate) fn table_row(c: &CertRecord, now: i64, bound: bool, renewal_pending: bool) -> String {
+/// One row of the people's table, escaped and (on a coloured terminal) coloured: the
+/// NAME column is `name_width` wide, longer names clipped with `…` unless `wide`.
+pub(crate) fn table_row(
+    c: &CertRecord,
+    now: i64,
+    flags: RowFlags,
+    name_width: usize,
+    wide: bool,
+) -> String {
+    use crate::color::{Stream, Style};
     let findings = c.findings(now);
     // Eligibility is a question for End Entity certificates only.
-    let mut eligible = if c.store != mailcert_store::StoreName::EndEntity {
-        "—".to_string()
+    let (mut eligible, style) = if c.store != mailcert_store::StoreName::EndEntity {
+        ("—".to_string(), None)
     } else if findings.is_empty() {
-        "yes".to_string()
+        ("yes".to_string(), Some(Style::Good))
     } else {
         let rules: Vec<&str> = findings.iter().map(|f| f.rule.name()).collect();
-        format!("no ({})", rules.join(", "))
+        (format!("no ({})", rules.join(", ")), Some(Style::Bad))
     };
-    if renewal_pending {
+    if flags.renewal_pending {
         eligible.push_str("; renewal pending");
     }
-    format!(
-        "{:<40}  {:<12}  {:<24}  {:<10}  {:>5}  {:<3}  {:<5}  {}",
+    let days = days_until(c.facts.not_after, now);
+    let name = if wide {
+        list_name(c)
+    } else {
+        clip(&list_name(c), name_width)
+    };
+    // Padding is counted on the text as shown: escaped first, padded, then coloured.
+    let name = crate::out::sanitize(&name).into_owned();
+    let head = format!(
+        "{:<40}  {:<12}  {:<name_width$}  {:<10}  ",
         c.facts.thumbprint_sha1,
         c.store.as_str(),
-        clip(&list_name(c), 24),
+        name,
         date(c.facts.not_after),
-        days_until(c.facts.not_after, now),
+    );
+    let days_text = format!("{days:>5}");
+    let days_style = (days < 0).then_some(Style::Bad);
+    let tail = format!(
+        "  {:<3}  {:<5}  ",
         if c.has_private_key { "yes" } else { "no" },
-        if bound { "yes" } else { "no" },
-        eligible
+        if flags.bound { "yes" } else { "no" },
+    );
+    crate::out::render(
+        Stream::Stdout,
+        &[
+            (None, &head),
+            (days_style, &days_text),
+            (None, &tail),
+            (style, &eligible),
+        ],
     )
+}
+
+/// What a table row shows beyond the certificate itself.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct RowFlags {
+    /// Bound to some outgoing e-mail settings.
+    pub(crate) bound: bool,
+    /// A renewal request for it is waiting for its certificate.
+    pub(crate) renewal_pending: bool,
 }
 
 /// The detailed view of `cert show`.

@@ -1,5 +1,6 @@
 //! `mailcert cert ...`: import, list, show, check, export, remove, move, rename.
 
+use crate::color::{Stream, Style};
 use std::collections::HashMap;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -61,6 +62,7 @@ pub(crate) fn run(g: &Globals, cmd: CertCommand) -> Result<u8> {
             expiring_within,
             expired,
             in_use,
+            wide,
         } => {
             let filter = CertFilter {
                 store,
@@ -69,7 +71,7 @@ pub(crate) fn run(g: &Globals, cmd: CertCommand) -> Result<u8> {
                 expired,
                 in_use,
             };
-            list(g, &mut farm, &filter, now)
+            list(g, &mut farm, &filter, now, wide)
         }
         CertCommand::Show { reference } => show(g, &mut farm, &reference, now),
         CertCommand::Check {
@@ -275,8 +277,8 @@ fn warn_duplicate_name(farm: &mut Farm, name: Option<&str>) -> Result<()> {
     if let Err(mailcert_store::Error::Ambiguous { candidates, .. }) =
         farm.read(|tx| tx.resolve(&format!("name:{name}")))
     {
-        errln!(
-            "warning: {} certificates are named '{name}', so name:{name} is ambiguous; refer to them by thumbprint or rename one: {}",
+        warnln!(
+            "{} certificates are named '{name}', so name:{name} is ambiguous; refer to them by thumbprint or rename one: {}",
             candidates.len(),
             candidates.join(", ")
         );
@@ -470,8 +472,8 @@ fn import_one(
                     let report = mailcert_store::import_bundle(farm, file, bundle, opts, now)?;
                     return Ok((report, Some(sibling)));
                 }
-                Err(e) => errln!(
-                    "warning: {}: the key file beside it was not used: {e:#}",
+                Err(e) => warnln!(
+                    "{}: the key file beside it was not used: {e:#}",
                     file.display()
                 ),
             }
@@ -674,7 +676,7 @@ fn import(
                     Some(w) if w == code => Some(w),
                     Some(_) => Some(exit::ERROR),
                 };
-                errln!("mailcert: {e:#}");
+                failln!("{e:#}");
                 if g.json {
                     json_items.push(serde_json::json!({
                         "file": file.display().to_string(),
@@ -705,17 +707,47 @@ fn renewals(farm: &mut Farm) -> Result<HashMap<String, String>> {
     Ok(farm.read(|tx| tx.pending_renewals())?)
 }
 
-fn list(g: &Globals, farm: &mut Farm, filter: &CertFilter, now: i64) -> Result<u8> {
+fn list(g: &Globals, farm: &mut Farm, filter: &CertFilter, now: i64, wide: bool) -> Result<u8> {
     let bound = bound_map(farm)?;
     let renewals = renewals(farm)?;
+    let flags = |c: &mailcert_store::CertRecord| output::RowFlags {
+        bound: !bound_of(&bound, c).is_empty(),
+        renewal_pending: renewals.contains_key(&c.facts.thumbprint_sha1),
+    };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    if wide && !g.json {
+        // The NAME column as wide as the longest name: every row is read first.
+        let mut rows = Vec::new();
+        farm.read(|tx| {
+            tx.list_each(filter, now, |c| {
+                rows.push(c);
+                Ok(())
+            })
+        })?;
+        let width = rows
+            .iter()
+            .map(|c| output::list_name(c).chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(output::NAME_WIDTH);
+        let mut text = format!("{}\n", output::table_header(width));
+        for c in &rows {
+            text.push_str(&output::table_row(c, now, flags(c), width, true));
+            text.push('\n');
+        }
+        if rows.is_empty() && !g.quiet {
+            text.push_str("(no certificates match)\n");
+        }
+        crate::out::stdout_escaped(&text)?;
+        return Ok(exit::OK);
+    }
     let mut first = true;
     let mut count = 0usize;
     if g.json {
         out.write_all(b"[")?;
     } else {
-        writeln!(out, "{}", output::table_header())?;
+        writeln!(out, "{}", output::table_header(output::NAME_WIDTH))?;
     }
     let result = farm.read(|tx| {
         tx.list_each(filter, now, |c| {
@@ -732,13 +764,9 @@ fn list(g: &Globals, farm: &mut Farm, filter: &CertFilter, now: i64) -> Result<u
                     out.write_all(crate::out::sanitize(&item).as_bytes())
                 })
             } else {
-                let row = output::table_row(
-                    &c,
-                    now,
-                    !bound_of(&bound, &c).is_empty(),
-                    renewals.contains_key(&c.facts.thumbprint_sha1),
-                );
-                writeln!(out, "{}", crate::out::sanitize(&row))
+                // table_row escapes what it shows.
+                let row = output::table_row(&c, now, flags(&c), output::NAME_WIDTH, false);
+                writeln!(out, "{row}")
             };
             first = false;
             written.map_err(|e| mailcert_store::Error::Io {
@@ -839,18 +867,22 @@ fn check(
             }
         }
         outln!("{v}");
-    } else if findings.is_empty() && connector.is_none() {
-        outln!(
-            "{} ({}): eligible for SMTP client authentication",
-            c.display_name(),
-            c.facts.thumbprint_sha1
-        );
     } else {
-        outln!(
-            "{} ({}): NOT eligible for SMTP client authentication",
-            c.display_name(),
-            c.facts.thumbprint_sha1
-        );
+        let ok = findings.is_empty() && connector.is_none();
+        let head = format!("{} ({}): ", c.display_name(), c.facts.thumbprint_sha1);
+        let verdict = if ok {
+            (Some(Style::Good), "eligible")
+        } else {
+            (Some(Style::Bad), "NOT eligible")
+        };
+        crate::out::stdout_escaped(&crate::out::render(
+            Stream::Stdout,
+            &[
+                (None, &head),
+                verdict,
+                (None, " for SMTP client authentication\n"),
+            ],
+        ))?;
         for f in &findings {
             outln!("  - {}", f.message());
         }

@@ -1,6 +1,7 @@
 //! `mailcert cert request …`, `cert renew`, `settings …` and `health`: the certificate
 //! lifecycle on the command line.
 
+use crate::color::{Stream, Style};
 use std::path::Path;
 use std::time::Duration;
 
@@ -586,9 +587,18 @@ pub(crate) fn health(g: &Globals, do_notify: bool, timeout: u64) -> Result<u8> {
                 "DAYS"
             );
             for f in &report.findings {
+                let style = match f.severity.as_str() {
+                    "error" => Style::Bad,
+                    "warning" => Style::Warn,
+                    _ => Style::Note,
+                };
+                let severity = format!("{:<9}", f.severity.as_str());
+                crate::out::stdout_escaped(&crate::out::render(
+                    Stream::Stdout,
+                    &[(Some(style), &severity)],
+                ))?;
                 outln!(
-                    "{:<9}  {:<19}  {:<40}  {:>5}  {}",
-                    f.severity.as_str(),
+                    "  {:<19}  {:<40}  {:>5}  {}",
                     f.rule,
                     f.thumbprint_sha1.as_deref().unwrap_or("-"),
                     f.days_left
@@ -617,7 +627,7 @@ pub(crate) fn health(g: &Globals, do_notify: bool, timeout: u64) -> Result<u8> {
         }
     }
     if let Some(e) = notification.as_ref().and_then(|n| n.error.as_ref()) {
-        errln!("mailcert: {e}");
+        failln!("{e}");
     }
     Ok(if failed {
         super::send::DELIVERY_FAILED

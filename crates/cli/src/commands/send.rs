@@ -120,7 +120,7 @@ fn deliver(
                         "advice": mailcert_sender::advice_for(e),
                     }));
                 }
-                errln!("mailcert: {label}: {}", send_error_text(e));
+                failln!("{label}: {}", send_error_text(e));
             }
         }
     }
@@ -283,7 +283,7 @@ pub(crate) fn sendmail(g: &Globals, a: SendmailArgs) -> Result<u8> {
                 .map(|r| format!("{} ({})", r.address, r.reply))
                 .collect();
             if g.verbose > 0 {
-                errln!("mailcert: {label}: sent, {}", describe_delivery(&d));
+                failln!("{label}: sent, {}", describe_delivery(&d));
             }
             (
                 temporary.iter().map(|r| r.address.clone()).collect(),
@@ -299,22 +299,22 @@ pub(crate) fn sendmail(g: &Globals, a: SendmailArgs) -> Result<u8> {
                 (m.envelope.to.clone(), send_error_text(&e), Vec::new())
             }
             _ => {
-                errln!("mailcert: {label}: {}", send_error_text(&e));
+                failln!("{label}: {}", send_error_text(&e));
                 return Ok(DELIVERY_FAILED);
             }
         },
         None => return Ok(exit::OK),
     };
     for p in &permanent {
-        errln!("mailcert: {label}: refused for good: {p}");
+        failln!("{label}: refused for good: {p}");
     }
     if !later.is_empty() {
         if a.no_queue {
-            errln!("mailcert: {label}: {reason}");
+            failln!("{label}: {reason}");
             return Ok(DELIVERY_FAILED);
         }
         let id = queue_for_later(g, webapp, &m, later)?;
-        errln!("mailcert: queued as {id}: {reason}");
+        failln!("queued as {id}: {reason}");
     }
     Ok(if permanent.is_empty() {
         exit::OK

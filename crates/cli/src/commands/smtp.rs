@@ -263,8 +263,8 @@ pub(crate) fn run(g: &Globals, cmd: SmtpCommand) -> Result<u8> {
                 && e.settings.port != e.settings.encryption.default_port()
                 && e.settings.port == b.settings.port
             {
-                errln!(
-                    "warning: the port stays {} with encryption {}; the usual port for it is {} (--port {} changes it)",
+                warnln!(
+                    "the port stays {} with encryption {}; the usual port for it is {} (--port {} changes it)",
                     e.settings.port,
                     e.settings.encryption,
                     e.settings.encryption.default_port(),
