@@ -1,7 +1,9 @@
 //! The routes, the body limit and the security headers every response carries.
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
 use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -10,7 +12,7 @@ use axum::routing::{get, post};
 use crate::forms::MAX_BODY;
 use crate::html::{CSS, CSS_PATH};
 use crate::pages::{PageError, audit, certificates, lifecycle, queue, settings, signin, webapps};
-use crate::state::Shared;
+use crate::state::{Shared, with_client};
 
 /// Every page and form of Central Administration.
 pub(crate) fn router(state: Shared) -> Router {
@@ -95,6 +97,7 @@ pub(crate) fn router(state: Shared) -> Router {
             state.clone(),
             check_host,
         ))
+        .layer(axum::middleware::from_fn(client_scope))
         .layer(axum::middleware::map_response_with_state(
             state.clone(),
             security_headers,
@@ -136,6 +139,16 @@ async fn check_host(State(state): State<Shared>, req: Request, next: Next) -> Re
         }
     }
     next.run(req).await
+}
+
+/// Serves the request with the connection's peer address known to
+/// [`crate::state::with_farm`], which records it in the audit trail.
+async fn client_scope(req: Request, next: Next) -> Response {
+    let client = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| peer.ip().to_canonical());
+    with_client(client, next.run(req)).await
 }
 
 /// Whether a Host header names this loopback server.

@@ -84,7 +84,37 @@ impl AppState {
     }
 }
 
-/// Opens the farm on a blocking thread and runs `f` with it and the farm clock.
+tokio::task_local! {
+    /// The address of the client whose request is being served, set around every
+    /// request by [`crate::app`]'s `client_scope` middleware.
+    static CLIENT: std::net::IpAddr;
+}
+
+/// Runs `fut` (a request) with `client` as the address [`with_farm`] records as the
+/// actor's origin in the audit trail.
+pub(crate) async fn with_client<F: std::future::Future>(
+    client: Option<std::net::IpAddr>,
+    fut: F,
+) -> F::Output {
+    match client {
+        Some(ip) => CLIENT.scope(ip, fut).await,
+        None => fut.await,
+    }
+}
+
+/// Who the audit trail names for a change made through this server: the operating
+/// system user running it and, when known, the client's address.
+pub(crate) fn actor(client: Option<std::net::IpAddr>) -> String {
+    let user = mailcert_store::os_user();
+    match client {
+        Some(ip) => format!("{user} (Central Administration, client {ip})"),
+        None => format!("{user} (Central Administration)"),
+    }
+}
+
+/// Opens the farm on a blocking thread and runs `f` with it and the farm clock. Changes
+/// are recorded in the audit trail as made by [`actor`] with the current request's
+/// client address.
 pub(crate) async fn with_farm<T, F>(state: &Shared, f: F) -> Result<T, PageError>
 where
     T: Send + 'static,
@@ -93,12 +123,10 @@ where
     let db = state.db_path.clone();
     let key = state.key_path.clone();
     let now = state.now();
+    let who = actor(CLIENT.try_with(|ip| *ip).ok());
     tokio::task::spawn_blocking(move || {
         let mut farm = Farm::open(&db, &key)?;
-        farm.set_actor(format!(
-            "{} (Central Administration)",
-            mailcert_store::os_user()
-        ));
+        farm.set_actor(who);
         f(&mut farm, now)
     })
     .await
@@ -156,7 +184,14 @@ where
 
 #[cfg(test)]
 mod tests {
-    use super::session_cookie_name;
+    use super::{actor, session_cookie_name};
+
+    #[test]
+    fn the_actor_names_the_client() {
+        let ip = std::net::IpAddr::from([127, 0, 0, 1]);
+        assert!(actor(Some(ip)).ends_with("(Central Administration, client 127.0.0.1)"));
+        assert!(actor(None).ends_with("(Central Administration)"));
+    }
 
     #[test]
     fn the_session_cookie_is_named_per_port() {

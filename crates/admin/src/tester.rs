@@ -87,9 +87,23 @@ impl SenderTester {
         mailcert_sender::probe(&plan, &options, message.as_ref()).map_err(|(steps, e)| {
             TestFailure {
                 steps,
-                error: format!("failed at {}: {e}", e.step()),
+                error: format!(
+                    "{}: failed at {}: {e}",
+                    endpoint(&options.host, options.port),
+                    e.step()
+                ),
             }
         })
+    }
+}
+
+/// `host:port` as the CLI names a relay in its errors (`relay.example:587`); an IPv6
+/// address is bracketed (`[::1]:25`).
+fn endpoint(host: &str, port: u16) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
     }
 }
 
@@ -111,5 +125,17 @@ impl MailTester for SenderTester {
         now: i64,
     ) -> Result<Vec<String>, TestFailure> {
         self.run(farm, target, Some(to), now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::endpoint;
+
+    #[test]
+    fn endpoints_name_host_and_port() {
+        assert_eq!(endpoint("relay.example", 587), "relay.example:587");
+        assert_eq!(endpoint("::1", 25), "[::1]:25");
+        assert_eq!(endpoint("[::1]", 25), "[::1]:25");
     }
 }

@@ -2162,3 +2162,64 @@ fn certificate_lifecycle_pages() {
     assert_eq!(r.status, 403);
     assert!(mailcert_store::contacts(&mut f.farm()).unwrap().is_empty());
 }
+
+/// Issue #13: a failed "Test connection" names the relay's host and port, as the CLI
+/// does (`127.0.0.1:PORT: …`). The relay is a loopback port nobody listens on.
+#[test]
+fn issue_13_a_failed_connection_test_names_host_and_port() {
+    let f = farm_with_certs();
+    let mut cfg = f.config();
+    cfg.tester = Some(Arc::new(mailcert_admin::SenderTester { timeout_secs: 5 }));
+    let s = Server::start(cfg);
+    let session = sign_in(s.addr);
+    let csrf = csrf_of(&get(s.addr, "/settings/farm", Some(&session)).text());
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port().to_string();
+    drop(closed);
+    let mut form = settings_form(&csrf, "none", "");
+    form.retain(|(k, _)| !matches!(*k, "port" | "smtp_server"));
+    form.extend([("smtp_server", "127.0.0.1"), ("port", port.as_str())]);
+    let r = post_form(s.addr, "/settings/farm", &session, &form);
+    assert_eq!(r.status, 303, "{}", r.text());
+    let r = post_form(
+        s.addr,
+        "/settings/test",
+        &session,
+        &[("csrf", &csrf), ("target", "farm")],
+    );
+    let t = follow(&s, &r, &session);
+    let needle = format!("Connection test failed: 127.0.0.1:{port}: ");
+    assert!(t.contains(&needle), "{needle} in {t}");
+}
+
+/// Issue #13: a change made over HTTP is recorded in the audit trail with the client's
+/// address, and the audit page shows it.
+#[test]
+fn issue_13_the_audit_trail_names_the_client_address() {
+    let f = farm_with_certs();
+    let s = Server::start(f.config());
+    let session = sign_in(s.addr);
+    let csrf = csrf_of(&get(s.addr, "/webapps", Some(&session)).text());
+    let r = post_form(
+        s.addr,
+        "/webapps/add",
+        &session,
+        &[("csrf", &csrf), ("url", "https://audit.contoso.test")],
+    );
+    assert_eq!(r.status, 303);
+    let entries = f.farm().read(|tx| tx.audit_since(0)).unwrap();
+    let add = entries
+        .iter()
+        .find(|e| e.action == "webapp add")
+        .expect("the web application's addition is audited");
+    assert!(
+        add.actor.ends_with("(Central Administration, client 127.0.0.1)"),
+        "{}",
+        add.actor
+    );
+    let page = get(s.addr, "/audit", Some(&session)).text();
+    assert!(
+        page.contains("(Central Administration, client 127.0.0.1)"),
+        "{page}"
+    );
+}

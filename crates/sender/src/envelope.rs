@@ -1,7 +1,7 @@
 //! The SMTP envelope and the outcome of one delivery.
 
 use crate::error::SendError;
-use crate::reply::Reply;
+use crate::reply::{RecipientReply, Reply};
 
 /// The longest envelope address accepted (RFC 5321 allows 256 octets for a path).
 const MAX_ADDRESS_LEN: usize = 256;
@@ -51,15 +51,6 @@ fn check_address(step: &'static str, address: &str, may_be_empty: bool) -> Resul
         });
     }
     Ok(())
-}
-
-/// A recipient and the server's reply to its RCPT TO.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecipientReply {
-    /// The recipient address.
-    pub address: String,
-    /// The server's reply.
-    pub reply: Reply,
 }
 
 /// A message the server accepted.

@@ -3,7 +3,7 @@
 
 use std::io;
 
-use crate::envelope::RecipientReply;
+use crate::reply::RecipientReply;
 use crate::reply::Reply;
 
 /// Why a connection or a delivery failed.

@@ -49,7 +49,7 @@ mod transcript;
 mod transport;
 mod trust;
 
-pub use envelope::{Delivery, Envelope, RecipientReply};
+pub use envelope::{Delivery, Envelope};
 pub use error::SendError;
 pub use exchange::{advice_for, exchange_advice};
 pub use identity::{ClientIdentity, Credentials, IdentityError};
@@ -58,7 +58,7 @@ pub use options::{ConnectOptions, Security};
 pub use pool::send_pooled;
 pub use relay::{connect_options, helo_name, probe, report_lines, send_all};
 pub use reply::read_replies_for_fuzzing;
-pub use reply::{MAX_REPLY_LINE, MAX_REPLY_LINES, Reply};
+pub use reply::{MAX_REPLY_LINE, MAX_REPLY_LINES, RecipientReply, Reply};
 pub use report::{CertificateSummary, HandshakeReport};
 pub use session::Session;
 pub use transcript::{Transcript, TranscriptEvent, TranscriptLine};

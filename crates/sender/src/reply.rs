@@ -74,6 +74,15 @@ impl fmt::Display for Reply {
     }
 }
 
+/// A recipient and the server's reply to its RCPT TO.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecipientReply {
+    /// The recipient address.
+    pub address: String,
+    /// The server's reply.
+    pub reply: Reply,
+}
+
 /// Why a reply could not be read.
 #[derive(Debug)]
 pub(crate) enum ReadError {
