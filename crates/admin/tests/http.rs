@@ -2213,7 +2213,8 @@ fn issue_13_the_audit_trail_names_the_client_address() {
         .find(|e| e.action == "webapp add")
         .expect("the web application's addition is audited");
     assert!(
-        add.actor.ends_with("(Central Administration, client 127.0.0.1)"),
+        add.actor
+            .ends_with("(Central Administration, client 127.0.0.1)"),
         "{}",
         add.actor
     );
