@@ -76,7 +76,10 @@ pub(crate) fn router(state: Shared) -> Router {
             "/settings/webapp",
             get(settings::webapp).post(settings::save_webapp),
         )
-        .route("/settings/webapp/clear", post(settings::clear))
+        .route(
+            "/settings/webapp/clear",
+            get(settings::confirm_clear).post(settings::clear),
+        )
         .route("/settings/test", post(settings::test_connection))
         .route("/settings/send-test", post(settings::send_test))
         .route("/queue", get(queue::list))

@@ -604,12 +604,16 @@ fn web_applications_fall_back_and_clear() {
     let list = get(s.addr, "/webapps", Some(&session)).text();
     assert!(list.contains("hr-relay.example.org:465") && list.contains("its own settings"));
 
-    // Back to the farm's settings.
+    // Back to the farm's settings, after a confirmation page.
     let r = post_form(
         s.addr,
         "/settings/webapp/clear",
         &session,
-        &[("csrf", &csrf), ("url", "https://hr.contoso.test")],
+        &[
+            ("csrf", &csrf),
+            ("url", "https://hr.contoso.test"),
+            ("confirm", "yes"),
+        ],
     );
     assert_eq!(r.status, 303);
     let e = mailcert_binding::effective(&mut f.farm(), &target, now()).unwrap();
@@ -2223,4 +2227,116 @@ fn issue_13_the_audit_trail_names_the_client_address() {
         page.contains("(Central Administration, client 127.0.0.1)"),
         "{page}"
     );
+}
+
+/// Issue #13: "Use the farm's settings" drops a web application's own settings,
+/// credentials and binding only after a confirmation page; a POST without the
+/// confirmation changes nothing.
+#[test]
+fn issue_13_using_the_farms_settings_is_confirmed() {
+    let f = farm_with_certs();
+    let s = Server::start(f.config());
+    let session = sign_in(s.addr);
+    let csrf = csrf_of(&get(s.addr, "/webapps", Some(&session)).text());
+    let r = post_form(
+        s.addr,
+        "/settings/farm",
+        &session,
+        &settings_form(&csrf, "starttls", ""),
+    );
+    assert_eq!(r.status, 303);
+    let r = post_form(
+        s.addr,
+        "/webapps/add",
+        &session,
+        &[("csrf", &csrf), ("url", "https://hr.contoso.test")],
+    );
+    assert_eq!(r.status, 303);
+    let mut form = settings_form(&csrf, "starttls", CLIENT_RSA_SHA1);
+    form.retain(|(k, _)| !matches!(*k, "auth" | "smtp_user" | "smtp_password"));
+    form.extend([
+        ("url", "https://hr.contoso.test"),
+        ("auth", "authenticated"),
+        ("smtp_user", "svc-hr"),
+        ("smtp_password", "s3cret-pass"),
+    ]);
+    let r = post_form(s.addr, "/settings/webapp", &session, &form);
+    assert_eq!(r.status, 303, "{}", r.text());
+    let target =
+        Target::WebApp(mailcert_binding::WebAppUrl::parse("https://hr.contoso.test").unwrap());
+    let own = || mailcert_binding::effective(&mut f.farm(), &target, now()).unwrap();
+    let before = own();
+    assert_eq!(before.source, mailcert_binding::Source::WebApplication);
+
+    // The settings page links to the confirmation; no form posts from there.
+    let href = "/settings/webapp?url=https%3A%2F%2Fhr.contoso.test";
+    let page = get(s.addr, href, Some(&session)).text();
+    assert!(
+        page.contains(r#"href="/settings/webapp/clear?url=https%3A%2F%2Fhr.contoso.test""#),
+        "{page}"
+    );
+    assert!(
+        !page.contains(r#"action="/settings/webapp/clear""#),
+        "{page}"
+    );
+
+    // The confirmation names what is dropped.
+    let confirm = get(
+        s.addr,
+        "/settings/webapp/clear?url=https%3A%2F%2Fhr.contoso.test",
+        Some(&session),
+    );
+    assert_eq!(confirm.status, 200);
+    let t = confirm.text();
+    assert!(t.contains(r#"name="confirm" value="yes""#), "{t}");
+    assert!(t.contains("relay.example.org:25"), "{t}");
+    assert!(t.contains("svc-hr"), "{t}");
+    assert!(
+        t.contains(CLIENT_RSA_SHA1) || t.contains("client-rsa.test"),
+        "{t}"
+    );
+    assert!(!t.contains("s3cret-pass"), "{t}");
+
+    // Without the confirmation: nothing changes, and the confirmation page is shown.
+    for confirm in [None, Some(""), Some("no")] {
+        let mut fields = vec![("csrf", csrf.as_str()), ("url", "https://hr.contoso.test")];
+        if let Some(c) = confirm {
+            fields.push(("confirm", c));
+        }
+        let r = post_form(s.addr, "/settings/webapp/clear", &session, &fields);
+        assert_eq!(r.status, 303);
+        assert_eq!(
+            r.header("location"),
+            Some("/settings/webapp/clear?url=https%3A%2F%2Fhr.contoso.test")
+        );
+        let after = own();
+        assert_eq!(after.source, mailcert_binding::Source::WebApplication);
+        assert_eq!(after.settings, before.settings);
+    }
+    let t = get(
+        s.addr,
+        "/settings/webapp/clear?url=https%3A%2F%2Fhr.contoso.test",
+        Some(&session),
+    )
+    .text();
+    assert!(t.contains("Nothing changed"), "{t}");
+
+    // Confirmed: the farm's settings.
+    let r = post_form(
+        s.addr,
+        "/settings/webapp/clear",
+        &session,
+        &[
+            ("csrf", &csrf),
+            ("url", "https://hr.contoso.test"),
+            ("confirm", "yes"),
+        ],
+    );
+    let t = follow(&s, &r, &session);
+    assert!(
+        t.contains("now uses the farm&#39;s outgoing e-mail settings")
+            || t.contains("now uses the farm's outgoing e-mail settings"),
+        "{t}"
+    );
+    assert_eq!(own().source, mailcert_binding::Source::Farm);
 }

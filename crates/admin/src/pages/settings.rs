@@ -402,12 +402,8 @@ fn settings_page(admin: &Admin, v: &View<'_>) -> Markup {
                     @if v.loaded.own {
                         div.flash.info role="status" {
                             strong { "This web application has its own outgoing e-mail settings." }
-                            form.inline method="post" action="/settings/webapp/clear" {
-                                (csrf_field(&admin.csrf))
-                                input type="hidden" name="url" value=(u.as_str());
-                                " "
-                                button.secondary type="submit" { "Use the farm's settings" }
-                            }
+                            " "
+                            a.button.secondary #use-farm href=(clear_href(u)) { "Use the farm's settings…" }
                         }
                     } @else if effective.is_some() {
                         div.flash.info role="status" {
@@ -739,12 +735,99 @@ pub(crate) async fn save_webapp(State(state): State<Shared>, form: AdminForm) ->
     }
 }
 
-/// `POST /settings/webapp/clear`: the web application falls back to the farm's settings.
+/// Where the confirmation of "Use the farm's settings" for `url` is.
+fn clear_href(url: &WebAppUrl) -> String {
+    format!(
+        "/settings/webapp/clear?url={}",
+        crate::html::query_value(url.as_str())
+    )
+}
+
+/// The value of the hidden field that confirms "Use the farm's settings".
+const CLEAR_CONFIRMED: &str = "yes";
+
+/// `GET /settings/webapp/clear?url=`: the confirmation, naming what the web application
+/// loses (its settings, its credentials, its certificate binding).
+pub(crate) async fn confirm_clear(
+    State(state): State<Shared>,
+    admin: Admin,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Response {
+    let url = match WebAppUrl::parse(FormData::from_pairs(q).get("url")) {
+        Ok(u) => u,
+        Err(e) => return PageError::NotFound(e.to_string()).into_response(),
+    };
+    let target = Target::WebApp(url.clone());
+    let eff = with_farm(&state, move |farm, now| {
+        match mailcert_binding::effective(farm, &target, now) {
+            Ok(e) => Ok(Some(e)),
+            Err(mailcert_binding::Error::NoSettings { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    })
+    .await;
+    match eff {
+        Ok(eff) => {
+            let own = eff.filter(|e| e.source == Source::WebApplication);
+            confirm_clear_page(&admin, &url, own.as_ref()).into_response()
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The confirmation page: what is dropped, and the form that drops it.
+fn confirm_clear_page(admin: &Admin, url: &WebAppUrl, own: Option<&Effective>) -> Markup {
+    page(
+        "Use the farm's settings",
+        &admin.chrome(Nav::WebApps),
+        html! {
+            @match own {
+                None => p { (url.as_str()) " has no settings of its own: it already uses the farm's." },
+                Some(e) => form.panel #confirm-clear method="post" action="/settings/webapp/clear" {
+                    (csrf_field(&admin.csrf))
+                    input type="hidden" name="url" value=(url.as_str());
+                    input type="hidden" name="confirm" value=(CLEAR_CONFIRMED);
+                    p { "Drop the outgoing e-mail settings of " strong { (url.as_str()) } " and use the farm's? This removes, in one step:" }
+                    ul #dropped {
+                        li { "its settings: " (e.settings.smtp_server) ":" (e.settings.port) }
+                        @if let Some(user) = &e.settings.smtp_user {
+                            li { "its SMTP credentials (user " (user) (if e.settings.has_password { ", with the stored password" } else { "" }) ")" }
+                        }
+                        @if let Some(sha1) = &e.settings.certificate {
+                            li {
+                                "its client certificate binding: "
+                                @match &e.certificate { Some(c) => (c.facts.describe()), None => (sha1) }
+                            }
+                        }
+                    }
+                    p { "They cannot be restored except by entering them again." }
+                    div.actions {
+                        button.danger type="submit" { "Use the farm's settings" }
+                        a.button.secondary href=(settings_href(url.as_str())) { "Cancel" }
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// `POST /settings/webapp/clear`: the web application falls back to the farm's settings,
+/// only with the confirmation page's `confirm` field; without it nothing changes.
 pub(crate) async fn clear(State(state): State<Shared>, form: AdminForm) -> Response {
     let url = match WebAppUrl::parse(form.data.get("url")) {
         Ok(u) => u,
         Err(e) => return PageError::NotFound(e.to_string()).into_response(),
     };
+    if form.data.get("confirm") != CLEAR_CONFIRMED {
+        return flash_redirect(
+            &state,
+            &form.admin.id,
+            error_flash(
+                "Nothing changed: confirm that the web application's own settings are to be dropped.",
+            ),
+            &clear_href(&url),
+        );
+    }
     let back = settings_href(url.as_str());
     let u = url.clone();
     let r = with_farm(&state, move |farm, now| {
