@@ -62,6 +62,7 @@ pub(crate) fn router(state: Shared) -> Router {
             get(certificates::confirm_remove).post(certificates::remove),
         )
         .route("/certificates/{sha1}/export", post(certificates::export))
+        .route("/certificates/{sha1}/key", post(certificates::attach_key))
         .route("/webapps", get(webapps::list))
         .route("/webapps/add", post(webapps::add))
         .route(

@@ -2340,3 +2340,69 @@ fn issue_13_using_the_farms_settings_is_confirmed() {
     );
     assert_eq!(own().source, mailcert_binding::Source::Farm);
 }
+
+/// Issue #13: a certificate imported without its key gets it from its own page: a
+/// wrong key is refused (still keyless), the right one is paired with it.
+#[test]
+fn issue_13_a_keyless_certificate_gets_its_key_from_its_page() {
+    let f = TestFarm::with_password();
+    f.import("client-p256.pem", None, None, ImportOptions::default());
+    let s = Server::start(f.config());
+    let session = sign_in(s.addr);
+    let href = format!("/certificates/{CLIENT_P256_SHA1}");
+    let t = get(s.addr, &href, Some(&session)).text();
+    assert!(t.contains("id=\"attach-key\""), "{t}");
+    let action = format!("{href}/key");
+    assert!(t.contains(&format!("action=\"{action}\"")), "{t}");
+    let csrf = csrf_of(&t);
+    let has_key = || {
+        f.farm()
+            .read(|tx| tx.resolve(CLIENT_P256_SHA1))
+            .unwrap()
+            .has_private_key
+    };
+    assert!(!has_key());
+
+    // Another key: refused, nothing changes.
+    let other = std::fs::read(fixture("other-p256.key")).unwrap();
+    let r = post_multipart(
+        s.addr,
+        &action,
+        &session,
+        &[("csrf", &csrf)],
+        &[("key_file", "other-p256.key", &other)],
+    );
+    let t = follow(&s, &r, &session);
+    assert!(
+        t.contains("other-p256.key: the private key was not added"),
+        "{t}"
+    );
+    assert!(!has_key());
+    // Without the CSRF token: refused.
+    let key = std::fs::read(fixture("client-p256.key")).unwrap();
+    let r = post_multipart(
+        s.addr,
+        &action,
+        &session,
+        &[],
+        &[("key_file", "client-p256.key", &key)],
+    );
+    assert_eq!(r.status, 403);
+    assert!(!has_key());
+
+    // Its own key: paired; the form is gone and the certificate is eligible.
+    let r = post_multipart(
+        s.addr,
+        &action,
+        &session,
+        &[("csrf", &csrf)],
+        &[("key_file", "client-p256.key", &key)],
+    );
+    let t = follow(&s, &r, &session);
+    assert!(t.contains("Private key added to"), "{t}");
+    assert!(!t.contains("id=\"attach-key\""), "{t}");
+    assert!(has_key());
+    let c = f.farm().read(|tx| tx.resolve(CLIENT_P256_SHA1)).unwrap();
+    assert!(!c.exportable);
+    assert!(c.findings(now()).is_empty(), "{:?}", c.findings(now()));
+}

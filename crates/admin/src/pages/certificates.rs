@@ -682,6 +682,7 @@ fn details_page(admin: &Admin, d: &Details) -> Markup {
                     }
                 }
             }
+            @if !c.has_private_key { (attach_key_form(admin, &base)) }
             (crate::pages::lifecycle::renew_form(admin, c, d.renewal.as_deref()))
             (export_form(admin, c, &base))
             section.panel {
@@ -691,6 +692,168 @@ fn details_page(admin: &Admin, d: &Details) -> Markup {
             }
         },
     )
+}
+
+/// The form that pairs a keyless certificate with its private key from a file.
+fn attach_key_form(admin: &Admin, base: &str) -> Markup {
+    html! {
+        form.panel #attach-key method="post" action=(format!("{base}/key")) enctype="multipart/form-data" {
+            h2 { "Add the private key" }
+            (csrf_field(&admin.csrf))
+            p.help { "The farm holds no private key for this certificate. Upload the key file that belongs to it: the key must match the certificate's public key." }
+            div.field {
+                label for="attach_key_file" { "Private key file" }
+                div.control {
+                    input #attach_key_file type="file" name="key_file" required aria-describedby="attach_key_file-help";
+                    p.help #attach_key_file-help { "PKCS#8, PKCS#1 or SEC1, PEM or DER, or a PFX holding it." }
+                }
+            }
+            div.field {
+                label for="attach_key_password" { "Password" }
+                div.control {
+                    input #attach_key_password type="password" name="password" autocomplete="off" aria-describedby="attach_key_password-help";
+                    p.help #attach_key_password-help { "For an encrypted key; leave empty when there is none." }
+                }
+            }
+            div.field {
+                span.label { "Options" }
+                div.control { div {
+                    input #attach_exportable type="checkbox" name="exportable" value="on";
+                    " "
+                    label for="attach_exportable" { "Exportable: the private key may be exported later" }
+                } }
+            }
+            div.actions { button type="submit" { "Add the private key" } }
+        }
+    }
+}
+
+/// `POST /certificates/{sha1}/key`: pairs a keyless certificate with an uploaded private
+/// key, as importing the certificate again with `--key` does.
+pub(crate) async fn attach_key(
+    State(state): State<Shared>,
+    UrlPath(raw): UrlPath<String>,
+    upload: AdminUpload,
+) -> Response {
+    let sha1 = match thumbprint(&raw) {
+        Ok(s) => s,
+        Err(e) => return e.into_response(),
+    };
+    let back = format!("/certificates/{sha1}");
+    let AdminUpload { admin, data, files } = upload;
+    let Some(key) = files.into_iter().find(|f| f.field == "key_file") else {
+        return flash_redirect(
+            &state,
+            &admin.id,
+            error_flash("Choose the private key file."),
+            &back,
+        );
+    };
+    let password: Option<Zeroizing<String>> =
+        Some(Zeroizing::new(data.get("password").to_string())).filter(|p| !p.is_empty());
+    let exportable = data.checked("exportable");
+    drop(data);
+    let key_name = if key.file_name.is_empty() {
+        "key upload".to_string()
+    } else {
+        key.file_name.clone()
+    };
+    let name = key_name.clone();
+    let r = with_farm(&state, move |farm, now| {
+        Ok(pair_key(
+            farm,
+            &sha1,
+            &name,
+            &key.bytes,
+            password.as_deref().map(String::as_str),
+            exportable,
+            now,
+        ))
+    })
+    .await;
+    let flash = match r {
+        Ok(Ok(f)) => f,
+        Ok(Err(message)) => Flash::new(
+            FlashKind::Error,
+            format!("{key_name}: the private key was not added"),
+            vec![message],
+        ),
+        Err(e) => return e.into_response(),
+    };
+    flash_redirect(&state, &admin.id, flash, &back)
+}
+
+/// Imports the stored certificate `sha1` again with the key file's bytes: the store adds
+/// the key to the keyless certificate (and checks that it matches). The message for the
+/// next page, or why nothing was added.
+fn pair_key(
+    farm: &mut mailcert_store::Farm,
+    sha1: &str,
+    key_name: &str,
+    key: &[u8],
+    password: Option<&str>,
+    exportable: bool,
+    now: i64,
+) -> Result<Flash, String> {
+    let text = |e: mailcert_store::Error| match e {
+        mailcert_store::Error::PasswordRequired { path } => format!(
+            "{}: the key is password-protected; enter its password and try again",
+            path.display()
+        ),
+        e => e.to_string(),
+    };
+    let (cert, der) = farm
+        .read(|tx| {
+            let c = tx.resolve(sha1)?;
+            let der = tx.der(c.id)?;
+            Ok::<_, mailcert_store::Error>((c, der))
+        })
+        .map_err(text)?;
+    if cert.has_private_key {
+        return Err(format!(
+            "{} already has its private key.",
+            cert.display_name()
+        ));
+    }
+    let cert_name = format!("{sha1}.cer");
+    let bundle = mailcert_store::parse_bundle(
+        Input {
+            path: Path::new(&cert_name),
+            bytes: &der,
+        },
+        Some(Input {
+            path: Path::new(key_name),
+            bytes: key,
+        }),
+        password,
+    )
+    .map_err(text)?;
+    let opts = ImportOptions {
+        store: Some(cert.store),
+        exportable,
+        ..ImportOptions::default()
+    };
+    let report = mailcert_store::import_bundle(farm, Path::new(key_name), bundle, &opts, now)
+        .map_err(text)?;
+    if report.leaf.outcome != Outcome::KeyAdded {
+        return Err(format!(
+            "the key file did not add a key to {} ({}).",
+            cert.display_name(),
+            outcome_word(report.leaf.outcome)
+        ));
+    }
+    Ok(Flash::new(
+        FlashKind::Ok,
+        format!(
+            "Private key added to {}.",
+            report.leaf.record.display_name()
+        ),
+        vec![if report.leaf.record.exportable {
+            "It is exportable.".to_string()
+        } else {
+            "It is not exportable: it never leaves the farm.".to_string()
+        }],
+    ))
 }
 
 fn export_form(admin: &Admin, c: &CertRecord, base: &str) -> Markup {

@@ -574,3 +574,37 @@ pub(crate) fn endless_request() -> impl Iterator<Item = u8> {
         .copied()
         .chain(std::iter::repeat(b'a'))
 }
+
+/// A multipart/form-data POST with the session cookie: text `fields`, then `files` as
+/// (field, file name, bytes).
+pub(crate) fn post_multipart(
+    addr: SocketAddr,
+    path: &str,
+    cookie: &str,
+    fields: &[(&str, &str)],
+    files: &[(&str, &str, &[u8])],
+) -> Resp {
+    let boundary = "----mailcertTestBoundary";
+    let mut body = Vec::new();
+    for (k, v) in fields {
+        write!(
+            body,
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+        )
+        .unwrap();
+    }
+    for (field, name, bytes) in files {
+        write!(body, "--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").unwrap();
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    write!(body, "--{boundary}--\r\n").unwrap();
+    let ct = format!("multipart/form-data; boundary={boundary}");
+    request(
+        addr,
+        "POST",
+        path,
+        &[("Cookie", cookie), ("Content-Type", &ct)],
+        &body,
+    )
+}
