@@ -2406,3 +2406,88 @@ fn issue_13_a_keyless_certificate_gets_its_key_from_its_page() {
     assert!(!c.exportable);
     assert!(c.findings(now()).is_empty(), "{:?}", c.findings(now()));
 }
+
+/// The SHA-1 thumbprints of the certificate rows a list page shows, in order.
+fn listed(page: &str) -> Vec<String> {
+    page.split("<tr data-thumbprint=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Issue #13: the Certificates page pages by 25 ("Showing X–Y of N", Previous/Next
+/// keeping the filters), searches by name, subject or thumbprint (GET `q`, so without
+/// JavaScript), and has an Import link at the top that jumps to the import form.
+#[test]
+fn issue_13_certificates_page_searches_and_pages() {
+    let f = TestFarm::with_password();
+    let fleet = f.import_generated("fleet", 28, false, Some("Fleet"));
+    let odd = f.import_generated("oddball", 2, false, None);
+    let s = Server::start(f.config());
+    let session = sign_in(s.addr);
+
+    let first = get(s.addr, "/certificates", Some(&session)).text();
+    assert!(first.contains("Showing 1–25 of 30"), "{first}");
+    assert_eq!(listed(&first).len(), 25);
+    assert!(first.contains(r#"href="/certificates?page=2""#), "{first}");
+    assert!(!first.contains("rel=\"prev\""), "{first}");
+    // The Import link comes before the table and leads to the form.
+    let import_link = first.find(r##"href="#import""##).expect("an Import link");
+    assert!(import_link < first.find("id=\"certificates\"").unwrap());
+    assert!(first.contains(r#"<h2 id="import">"#), "{first}");
+    // The search box is a GET field of the filter form.
+    assert!(
+        first.contains(r#"form class="filters" id="search" method="get" action="/certificates""#),
+        "{first}"
+    );
+    assert!(first.contains(r#"name="q""#), "{first}");
+
+    let second = get(s.addr, "/certificates?page=2", Some(&session)).text();
+    assert!(second.contains("Showing 26–30 of 30"), "{second}");
+    let rest = listed(&second);
+    assert_eq!(rest.len(), 5);
+    let mut all = listed(&first);
+    all.extend(rest);
+    let mut expected: Vec<String> = fleet.iter().chain(&odd).cloned().collect();
+    all.sort();
+    expected.sort();
+    assert_eq!(all, expected, "the two pages hold every certificate once");
+    assert!(
+        second.contains(r#"href="/certificates?page=1""#),
+        "{second}"
+    );
+    assert!(!second.contains("rel=\"next\""), "{second}");
+    // Past the end: the last page.
+    let past = get(s.addr, "/certificates?page=99", Some(&session)).text();
+    assert!(past.contains("Showing 26–30 of 30"), "{past}");
+    let junk = get(s.addr, "/certificates?page=x", Some(&session)).text();
+    assert!(junk.contains("Showing 1–25 of 30"), "{junk}");
+
+    // Search by subject: two; by friendly name (any case): one; by thumbprint part.
+    let t = get(s.addr, "/certificates?q=oddball", Some(&session)).text();
+    assert!(t.contains("Showing 1–2 of 2"), "{t}");
+    let mut got = listed(&t);
+    got.sort();
+    let mut want = odd.clone();
+    want.sort();
+    assert_eq!(got, want);
+    assert!(t.contains(r#"value="oddball""#), "the search is kept: {t}");
+    let t = get(s.addr, "/certificates?q=FLEET+17", Some(&session)).text();
+    assert_eq!(listed(&t), [fleet[16].clone()], "{t}");
+    let part = fleet[3][..12].to_ascii_lowercase();
+    let t = get(s.addr, &format!("/certificates?q={part}"), Some(&session)).text();
+    assert_eq!(listed(&t), [fleet[3].clone()], "{t}");
+    let t = get(s.addr, "/certificates?q=nothing-like-this", Some(&session)).text();
+    assert!(t.contains("No certificates match."), "{t}");
+    // Paging keeps the search: 28 fleet certificates over two pages.
+    let t = get(s.addr, "/certificates?q=fleet", Some(&session)).text();
+    assert!(t.contains("Showing 1–25 of 28"), "{t}");
+    assert!(
+        t.contains(r#"href="/certificates?q=fleet&amp;page=2""#),
+        "{t}"
+    );
+    let t = get(s.addr, "/certificates?q=fleet&page=2", Some(&session)).text();
+    assert!(t.contains("Showing 26–28 of 28"), "{t}");
+    assert_eq!(listed(&t).len(), 3);
+}

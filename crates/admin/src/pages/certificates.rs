@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::header;
@@ -40,6 +41,10 @@ struct Filters {
     in_use: bool,
     expiring: String,
     expired: bool,
+    /// The search text (friendly name, subject or thumbprint), trimmed.
+    q: String,
+    /// The page asked for, from 1.
+    page: usize,
     problems: Vec<String>,
     filter: CertFilter,
 }
@@ -86,9 +91,98 @@ impl Filters {
             in_use: filter.in_use,
             expiring: expiring_text,
             expired: filter.expired,
+            q: q.get("q").trim().chars().take(200).collect(),
+            page: q.get("page").trim().parse().unwrap_or(1).max(1),
             problems,
             filter,
         }
+    }
+
+    /// Whether `c` matches the search text: a case-insensitive part of its friendly
+    /// name or subject, or of its SHA-1 or SHA-256 thumbprint (colons and spaces ignored).
+    fn matches(&self, c: &CertRecord) -> bool {
+        if self.q.is_empty() {
+            return true;
+        }
+        let needle = self.q.to_lowercase();
+        let in_text = |t: &str| t.to_lowercase().contains(&needle);
+        let hex: String = self
+            .q
+            .chars()
+            .filter(|ch| !matches!(ch, ':' | ' '))
+            .collect::<String>()
+            .to_ascii_uppercase();
+        c.friendly_name.as_deref().is_some_and(in_text)
+            || in_text(&c.facts.subject)
+            || (!hex.is_empty()
+                && (c.facts.thumbprint_sha1.contains(&hex)
+                    || c.facts.thumbprint_sha256.contains(&hex)))
+    }
+
+    /// The list's query string for page `page`, keeping the filters and the search.
+    fn query(&self, page: usize) -> String {
+        let mut pairs = url::form_urlencoded::Serializer::new(String::new());
+        if !self.q.is_empty() {
+            pairs.append_pair("q", &self.q);
+        }
+        if !self.store.is_empty() {
+            pairs.append_pair("store", &self.store);
+        }
+        for (name, on) in [
+            ("eligible", self.eligible),
+            ("in_use", self.in_use),
+            ("expired", self.expired),
+        ] {
+            if on {
+                pairs.append_pair(name, "on");
+            }
+        }
+        if !self.expiring.is_empty() {
+            pairs.append_pair("expiring", &self.expiring);
+        }
+        pairs.append_pair("page", &page.to_string());
+        pairs.finish()
+    }
+}
+
+/// Certificates listed per page.
+const PAGE_SIZE: usize = 25;
+
+/// One page of the list: its rows, and where it lies in the whole.
+struct Paged<'a> {
+    rows: &'a [Row],
+    /// The page shown, from 1 (the last one when a later page was asked for).
+    page: usize,
+    /// How many pages.
+    pages: usize,
+    /// How many certificates match in all.
+    total: usize,
+}
+
+impl<'a> Paged<'a> {
+    fn of(rows: &'a [Row], asked: usize) -> Paged<'a> {
+        let total = rows.len();
+        let pages = total.div_ceil(PAGE_SIZE).max(1);
+        let page = asked.clamp(1, pages);
+        let start = (page - 1) * PAGE_SIZE;
+        let end = (start + PAGE_SIZE).min(total);
+        Paged {
+            rows: rows.get(start..end).unwrap_or_default(),
+            page,
+            pages,
+            total,
+        }
+    }
+
+    /// "Showing X–Y of N".
+    fn showing(&self) -> String {
+        let first = (self.page - 1) * PAGE_SIZE + 1;
+        format!(
+            "Showing {}–{} of {}",
+            first.min(self.total),
+            first + self.rows.len() - 1,
+            self.total
+        )
     }
 }
 
@@ -109,13 +203,17 @@ pub(crate) async fn list(
     admin: Admin,
     Query(q): Query<Vec<(String, String)>>,
 ) -> Response {
-    let filters = Filters::parse(&FormData::from_pairs(q));
+    let filters = Arc::new(Filters::parse(&FormData::from_pairs(q)));
     let filter = filters.filter.clone();
+    let search = filters.clone();
     let rows = with_farm(&state, move |farm, now| {
         Ok(farm.read(|tx| {
             let bound = bound_map(tx)?;
             let mut rows = Vec::new();
             tx.list_each(&filter, now, |c| {
+                if !search.matches(&c) {
+                    return Ok(());
+                }
                 rows.push(Row {
                     reasons: c.findings(now).iter().map(|f| f.message()).collect(),
                     bound_to: bound
@@ -162,7 +260,26 @@ fn store_options(selected: &str, any_label: &str) -> Markup {
     }
 }
 
+/// "Previous" and "Next" with "Showing X–Y of N", above and below the table.
+fn pager(f: &Filters, p: &Paged<'_>, id: &str) -> Markup {
+    html! {
+        nav.pager id=(id) aria-label="Pages" {
+            span.showing { (p.showing()) }
+            @if p.pages > 1 {
+                " (page " (p.page) " of " (p.pages) ") "
+            }
+            @if p.page > 1 {
+                a rel="prev" href=(format!("/certificates?{}", f.query(p.page - 1))) { "← Previous" }
+            }
+            @if p.page < p.pages {
+                a rel="next" href=(format!("/certificates?{}", f.query(p.page + 1))) { "Next →" }
+            }
+        }
+    }
+}
+
 fn list_page(admin: &Admin, f: &Filters, rows: &[Row], now: i64) -> Markup {
+    let paged = Paged::of(rows, f.page);
     page(
         "Certificates",
         &admin.chrome(Nav::Certificates),
@@ -172,11 +289,17 @@ fn list_page(admin: &Admin, f: &Filters, rows: &[Row], now: i64) -> Markup {
                 "eligibility rule can be chosen as the client certificate for outgoing e-mail."
             }
             p.actions {
+                a.button #import-link href="#import" { "Import…" }
                 a.button href="/certificates/request" { "Request certificate…" }
                 a href="/certificates/request#pending-requests" { "Pending requests" }
                 a href="/settings/certificates" { "Certificate management settings" }
             }
-            form.filters method="get" action="/certificates" aria-label="Filters" {
+            form.filters #search method="get" action="/certificates" aria-label="Filters" {
+                div.f {
+                    label for="f-q" { "Search" }
+                    input #f-q type="search" name="q" value=(f.q) maxlength="200"
+                        placeholder="Name, subject or thumbprint";
+                }
                 div.f {
                     label for="f-store" { "Store" }
                     select #f-store name="store" { (store_options(&f.store, "All stores")) }
@@ -206,6 +329,7 @@ fn list_page(admin: &Admin, f: &Filters, rows: &[Row], now: i64) -> Markup {
             @if rows.is_empty() {
                 p.empty { "No certificates match." }
             } @else {
+                (pager(f, &paged, "pager-top"))
                 div.table-wrap {
                     table #certificates {
                         thead { tr {
@@ -219,7 +343,7 @@ fn list_page(admin: &Admin, f: &Filters, rows: &[Row], now: i64) -> Markup {
                             th scope="col" { "Bound to" }
                         } }
                         tbody {
-                            @for r in rows {
+                            @for r in paged.rows {
                                 tr data-thumbprint=(r.cert.facts.thumbprint_sha1) {
                                     td {
                                         a href=(format!("/certificates/{}", r.cert.facts.thumbprint_sha1)) {
@@ -258,6 +382,7 @@ fn list_page(admin: &Admin, f: &Filters, rows: &[Row], now: i64) -> Markup {
                         }
                     }
                 }
+                (pager(f, &paged, "pager-bottom"))
             }
             (import_form(&admin.csrf))
         },

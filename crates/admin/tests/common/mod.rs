@@ -608,3 +608,119 @@ pub(crate) fn post_multipart(
         &body,
     )
 }
+
+/// A DER TLV: `tag`, the length, `content`.
+fn der(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let len = content.len();
+    if len < 0x80 {
+        out.push(u8::try_from(len).unwrap());
+    } else {
+        let bytes: Vec<u8> = len
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|b| *b == 0)
+            .collect();
+        out.push(0x80 | u8::try_from(bytes.len()).unwrap());
+        out.extend(bytes);
+    }
+    out.extend_from_slice(content);
+    out
+}
+
+/// A self-signed ECDSA P-256 certificate for `cn` (valid 2024–2044, no extensions, so
+/// eligible for client authentication once its key is held), and its PKCS#8 key, both
+/// DER. Made with ring alone, so the tests can have as many certificates as they like.
+pub(crate) fn generated_cert(cn: &str, serial: u32) -> (Vec<u8>, Vec<u8>) {
+    use ring::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair};
+    const ECDSA_SHA256: &[u8] = &[0x06, 8, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x03, 0x02];
+    const EC_PUBLIC_KEY: &[u8] = &[0x06, 7, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x02, 0x01];
+    const P256: &[u8] = &[0x06, 8, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07];
+    const CN: &[u8] = &[0x06, 3, 0x55, 0x04, 0x03];
+    let rng = ring::rand::SystemRandom::new();
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).unwrap();
+    let pair =
+        EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref(), &rng).unwrap();
+    let name = der(
+        0x30,
+        &der(0x31, &der(0x30, &[CN, &der(0x0c, cn.as_bytes())].concat())),
+    );
+    let alg = der(0x30, ECDSA_SHA256);
+    let mut serial_bytes = vec![0x01];
+    serial_bytes.extend(serial.to_be_bytes());
+    let spki = der(
+        0x30,
+        &[
+            der(0x30, &[EC_PUBLIC_KEY, P256].concat()),
+            der(0x03, &[&[0u8][..], pair.public_key().as_ref()].concat()),
+        ]
+        .concat(),
+    );
+    let validity = der(
+        0x30,
+        &[der(0x17, b"240101000000Z"), der(0x17, b"440101000000Z")].concat(),
+    );
+    let tbs = der(
+        0x30,
+        &[
+            der(0xa0, &der(0x02, &[2])),
+            der(0x02, &serial_bytes),
+            alg.clone(),
+            name.clone(),
+            validity,
+            name,
+            spki,
+        ]
+        .concat(),
+    );
+    let sig = pair.sign(&rng, &tbs).unwrap();
+    let cert = der(
+        0x30,
+        &[tbs, alg, der(0x03, &[&[0u8][..], sig.as_ref()].concat())].concat(),
+    );
+    (cert, pkcs8.as_ref().to_vec())
+}
+
+impl TestFarm {
+    /// Imports `count` generated certificates named `{prefix}-{n}.test` (n from 1),
+    /// with their keys when `with_keys` (then each is eligible), friendly names
+    /// `{friendly} {n}` when given; their SHA-1 thumbprints, in order.
+    pub(crate) fn import_generated(
+        &self,
+        prefix: &str,
+        count: u32,
+        with_keys: bool,
+        friendly: Option<&str>,
+    ) -> Vec<String> {
+        (1..=count)
+            .map(|n| {
+                let cn = format!("{prefix}-{n}.test");
+                let (cert, key) = generated_cert(&cn, n);
+                let path = PathBuf::from(format!("{cn}.cer"));
+                let key_path = PathBuf::from(format!("{cn}.key"));
+                let bundle = mailcert_store::parse_bundle(
+                    Input {
+                        path: &path,
+                        bytes: &cert,
+                    },
+                    with_keys.then_some(Input {
+                        path: &key_path,
+                        bytes: &key,
+                    }),
+                    None,
+                )
+                .unwrap();
+                let opts = ImportOptions {
+                    friendly_name: friendly.map(|f| format!("{f} {n}")),
+                    ..ImportOptions::default()
+                };
+                mailcert_store::import_bundle(&mut self.farm(), &path, bundle, &opts, now())
+                    .unwrap()
+                    .leaf
+                    .record
+                    .facts
+                    .thumbprint_sha1
+            })
+            .collect()
+    }
+}
