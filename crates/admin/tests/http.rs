@@ -2491,3 +2491,73 @@ fn issue_13_certificates_page_searches_and_pages() {
     assert!(t.contains("Showing 26–28 of 28"), "{t}");
     assert_eq!(listed(&t).len(), 3);
 }
+
+/// Issue #13: with more than 10 eligible certificates the settings page offers a
+/// search box with suggestions (a datalist of the drop-down's texts) that works without
+/// script: what is typed is resolved on the server and decides over the drop-down.
+#[test]
+fn issue_13_many_certificates_get_a_search_box() {
+    let f = farm_with_certs();
+    let s = Server::start(f.config());
+    let session = sign_in(s.addr);
+    // One eligible certificate: the plain drop-down, in a full-width field.
+    let t = get(s.addr, "/settings/farm", Some(&session)).text();
+    assert!(!t.contains("certificate_find"), "{t}");
+    assert!(t.contains(r#"class="field wide""#), "{t}");
+
+    let fleet = f.import_generated("fleet", 11, true, Some("Fleet relay certificate"));
+    let t = get(s.addr, "/settings/farm", Some(&session)).text();
+    let csrf = csrf_of(&t);
+    assert!(
+        t.contains(r#"name="certificate_find" list="certificate-choices""#),
+        "{t}"
+    );
+    let datalist = t
+        .split(r#"<datalist id="certificate-choices">"#)
+        .nth(1)
+        .and_then(|rest| rest.split("</datalist>").next())
+        .expect("a datalist");
+    assert_eq!(datalist.matches("<option").count(), 12, "{datalist}");
+    assert!(
+        datalist.contains("fleet-7.test (Fleet relay certificate 7) [Expiration: 2044-01-01]"),
+        "{datalist}"
+    );
+    // The plain drop-down is still there, with every eligible certificate.
+    assert!(
+        t.contains(&format!(r#"<option value="{}""#, fleet[10])),
+        "{t}"
+    );
+
+    let save = |typed: &str, chosen: &str| {
+        let mut form = settings_form(&csrf, "starttls", chosen);
+        form.retain(|(k, _)| *k != "use_certificate");
+        form.extend([("use_certificate", "yes"), ("certificate_find", typed)]);
+        post_form(s.addr, "/settings/farm", &session, &form)
+    };
+    let bound = || {
+        mailcert_binding::effective(&mut f.farm(), &Target::Farm, now())
+            .ok()
+            .and_then(|e| e.settings.certificate)
+    };
+    // Ambiguous or unknown: the error beside the field, the text kept, nothing saved.
+    let r = save("fleet", "");
+    assert_eq!(r.status, 422);
+    let t = r.text();
+    assert!(t.contains("matches 11 certificates"), "{t}");
+    assert!(t.contains(r#"id="certificate_find" type="text" name="certificate_find" list="certificate-choices" value="fleet""#), "{t}");
+    assert_eq!(save("no-such-relay", "").status, 422);
+    assert_eq!(bound(), None);
+    // A suggestion's text, exactly: that one, over the drop-down's choice.
+    let r = save(
+        "fleet-7.test (Fleet relay certificate 7) [Expiration: 2044-01-01]",
+        CLIENT_RSA_SHA1,
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    assert_eq!(bound().as_deref(), Some(fleet[6].as_str()));
+    // Part of a name that only one has.
+    assert_eq!(save("certificate 11", "").status, 303);
+    assert_eq!(bound().as_deref(), Some(fleet[10].as_str()));
+    // Empty: the drop-down decides.
+    assert_eq!(save("", CLIENT_RSA_SHA1).status, 303);
+    assert_eq!(bound().as_deref(), Some(CLIENT_RSA_SHA1));
+}

@@ -54,6 +54,9 @@ struct Values {
     encryption: String,
     use_certificate: bool,
     certificate: String,
+    /// What was typed into the certificate search box (offered with more than
+    /// [`SEARCH_ABOVE`] certificates); when filled it decides over the drop-down.
+    certificate_find: String,
     tls_sender_name: String,
 }
 
@@ -71,6 +74,7 @@ impl Values {
             encryption: Encryption::StartTls.as_str().into(),
             use_certificate: false,
             certificate: String::new(),
+            certificate_find: String::new(),
             tls_sender_name: String::new(),
         }
     }
@@ -88,6 +92,7 @@ impl Values {
             encryption: s.encryption.as_str().into(),
             use_certificate: s.certificate.is_some(),
             certificate: s.certificate.clone().unwrap_or_default(),
+            certificate_find: String::new(),
             tls_sender_name: s.tls_sender_name.clone().unwrap_or_default(),
         }
     }
@@ -105,8 +110,51 @@ impl Values {
             encryption: d.get("encryption").to_string(),
             use_certificate: d.get("use_certificate") == "yes",
             certificate: d.get("certificate").trim().to_string(),
+            certificate_find: d.get("certificate_find").trim().to_string(),
             tls_sender_name: d.get("tls_sender_name").trim().to_string(),
         }
+    }
+}
+
+/// With more certificates than this in the drop-down, a search box with suggestions
+/// (a `<datalist>`, no script) is offered above it.
+const SEARCH_ABOVE: usize = 10;
+
+/// The thumbprint of the one certificate among `options` that `typed` names: its
+/// drop-down text or thumbprint exactly, else the only one whose text or thumbprint
+/// contains it (any case). Why none is chosen otherwise.
+fn find_certificate(options: &[CertRecord], typed: &str) -> Result<String, String> {
+    let needle = typed.trim().to_lowercase();
+    let hex: String = needle
+        .chars()
+        .filter(|c| !matches!(c, ':' | ' '))
+        .collect::<String>()
+        .to_ascii_uppercase();
+    let sha1 = |c: &CertRecord| c.facts.thumbprint_sha1.clone();
+    if let Some(c) = options
+        .iter()
+        .find(|c| option_text(c).to_lowercase() == needle || c.facts.thumbprint_sha1 == hex)
+    {
+        return Ok(sha1(c));
+    }
+    let hits: Vec<&CertRecord> = options
+        .iter()
+        .filter(|c| {
+            option_text(c).to_lowercase().contains(&needle)
+                || (!hex.is_empty() && c.facts.thumbprint_sha1.contains(&hex))
+        })
+        .collect();
+    match hits.as_slice() {
+        [one] => Ok(sha1(one)),
+        [] => Err(format!(
+            "no eligible certificate matches “{}”: choose one from the list",
+            typed.trim()
+        )),
+        many => Err(format!(
+            "“{}” matches {} certificates: type more of its name, or empty the search box and choose from the list",
+            typed.trim(),
+            many.len()
+        )),
     }
 }
 
@@ -362,6 +410,25 @@ fn radio(name: &str, value: &str, label: &str, checked: bool) -> Markup {
     }
 }
 
+/// The search box over a long certificate drop-down: suggestions from a `<datalist>`
+/// as the browser filters them while typing; the server resolves what was typed.
+fn certificate_search(v: &View<'_>) -> Markup {
+    html! {
+        div.find {
+            label for="certificate_find" { "Find a certificate" }
+            input #certificate_find type="text" name="certificate_find" list="certificate-choices"
+                value=(v.values.certificate_find) autocomplete="off"
+                aria-describedby="certificate_find-help";
+            datalist #certificate-choices {
+                @for c in &v.loaded.options { option value=(option_text(c)) {} }
+            }
+            p.help #certificate_find-help {
+                "Type part of its name, subject or thumbprint and pick a suggestion. When filled, this decides over the list below."
+            }
+        }
+    }
+}
+
 fn settings_page(admin: &Admin, v: &View<'_>) -> Markup {
     let values = v.values;
     let (title, active) = match v.target {
@@ -514,9 +581,12 @@ fn settings_page(admin: &Admin, v: &View<'_>) -> Markup {
                             p.help { "Only with TLS connection encryption: the certificate is presented in the TLS handshake." }
                         }
                     }
-                    div.field.invalid[!cert_errors.is_empty()] {
+                    div.field.wide.invalid[!cert_errors.is_empty()] {
                         label for="certificate" { "Client certificate" }
                         div.control {
+                            @if v.loaded.options.len() > SEARCH_ABOVE {
+                                (certificate_search(v))
+                            }
                             select #certificate name="certificate"
                                 aria-invalid=[(!cert_errors.is_empty()).then_some("true")] {
                                 option value="" selected[values.certificate.is_empty()] { "— choose a certificate —" }
@@ -652,7 +722,16 @@ async fn save(state: Shared, target: Target, form: AdminForm) -> Response {
     let spool = state.spool_path.clone();
     let r = with_farm(&state, move |farm, now| {
         let loaded = load(farm, &t, spool.as_deref(), now)?;
+        let mut v = v;
+        let mut found = Vec::new();
+        if v.use_certificate && !v.certificate_find.is_empty() {
+            match find_certificate(&loaded.options, &v.certificate_find) {
+                Ok(sha1) => v.certificate = sha1,
+                Err(m) => found.push((Field::Certificate, m)),
+            }
+        }
         let (change, mut errors) = build_change(&v, password, &loaded.stored());
+        errors.extend(found);
         if errors.is_empty() {
             match mailcert_binding::set(farm, &t, change, now) {
                 Ok(saved) => return Ok(Saved::Yes(saved.changes)),
@@ -976,6 +1055,7 @@ mod tests {
             encryption: "starttls".into(),
             use_certificate: true,
             certificate: "AB".repeat(20),
+            certificate_find: String::new(),
             tls_sender_name: String::new(),
         }
     }
@@ -1046,6 +1126,23 @@ mod tests {
         v.smtp_user = "other".into();
         let (_, e) = build_change(&v, pw(""), &stored);
         assert_eq!(e[0].0, Field::Credentials);
+    }
+
+    #[test]
+    fn typed_certificates_are_found() {
+        let mut a = cert(Some("alpha.test"), Some("Alpha"), 2_366_841_600);
+        a.facts.thumbprint_sha1 = "AA".repeat(20);
+        let mut b = cert(Some("alpha-two.test"), Some("Beta"), 2_366_841_600);
+        b.facts.thumbprint_sha1 = "BB".repeat(20);
+        let opts = [a, b];
+        assert_eq!(find_certificate(&opts, "beta"), Ok("BB".repeat(20)));
+        assert_eq!(
+            find_certificate(&opts, "alpha.test (Alpha) [Expiration: 2045-01-01]"),
+            Ok("AA".repeat(20))
+        );
+        assert_eq!(find_certificate(&opts, "aa:aa"), Ok("AA".repeat(20)));
+        assert!(find_certificate(&opts, "alpha").is_err_and(|e| e.contains("matches 2")));
+        assert!(find_certificate(&opts, "gamma").is_err_and(|e| e.contains("no eligible")));
     }
 
     #[test]
