@@ -84,7 +84,8 @@ fn health_banner(h: &HealthBanner) -> Markup {
     }
 }
 
-/// A whole page: `title` in the tab and as the heading, `body` below the messages.
+/// A whole page: `title` in the tab and as the heading, `body` below the messages. The
+/// first focusable element is the "Skip to main content" link to `<main id="main">`.
 pub(crate) fn page(title: &str, chrome: &Chrome<'_>, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
@@ -97,6 +98,7 @@ pub(crate) fn page(title: &str, chrome: &Chrome<'_>, body: Markup) -> Markup {
                 link rel="stylesheet" href=(CSS_PATH);
             }
             body {
+                a.skip-link href="#main" { "Skip to main content" }
                 header.top {
                     div.brand { "mailcert " span { "Central Administration" } }
                     @if let Some(csrf) = chrome.csrf {
@@ -119,7 +121,7 @@ pub(crate) fn page(title: &str, chrome: &Chrome<'_>, body: Markup) -> Markup {
                         }
                     }
                 }
-                main {
+                main #main tabindex="-1" {
                     h1 { (title) }
                     @if let Some(h) = chrome.health { (health_banner(h)) }
                     @for f in chrome.flashes { (flash(f)) }
@@ -162,6 +164,18 @@ pub(crate) fn field_errors(id: &str, errors: &[String]) -> Markup {
             }
         }
     }
+}
+
+/// The id of the errors [`field_errors`] shows for `id`, when there are any.
+pub(crate) fn error_id(id: &str, errors: &[String]) -> Option<String> {
+    (!errors.is_empty()).then(|| format!("{id}-error"))
+}
+
+/// The value of an `aria-describedby` naming the ids given (help texts, errors);
+/// `None` (no attribute) when there are none.
+pub(crate) fn described_by<const N: usize>(ids: [Option<String>; N]) -> Option<String> {
+    let ids: Vec<String> = ids.into_iter().flatten().collect();
+    (!ids.is_empty()).then(|| ids.join(" "))
 }
 
 /// A green "Yes" or red "No" badge.
@@ -277,6 +291,20 @@ mod tests {
         )
         .into_string();
         assert!(!anon.contains("Sign out"));
+    }
+
+    #[test]
+    fn descriptions() {
+        assert_eq!(error_id("port", &[]), None);
+        assert_eq!(
+            error_id("port", &["bad".into()]).as_deref(),
+            Some("port-error")
+        );
+        assert_eq!(
+            described_by([Some("a-help".into()), None, Some("a-error".into())]).as_deref(),
+            Some("a-help a-error")
+        );
+        assert_eq!(described_by([None, None]), None);
     }
 
     #[test]

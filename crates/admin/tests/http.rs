@@ -2561,3 +2561,264 @@ fn issue_13_many_certificates_get_a_search_box() {
     assert_eq!(save("", CLIENT_RSA_SHA1).status, 303);
     assert_eq!(bound().as_deref(), Some(CLIENT_RSA_SHA1));
 }
+
+/// One start tag of a page: its name and attributes (values unescaped enough for ids).
+struct Tag {
+    name: String,
+    attrs: Vec<(String, String)>,
+    closing: bool,
+}
+
+impl Tag {
+    fn attr(&self, name: &str) -> Option<&str> {
+        self.attrs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn has_class(&self, class: &str) -> bool {
+        self.attr("class")
+            .is_some_and(|c| c.split(' ').any(|x| x == class))
+    }
+}
+
+/// The tags of a page as maud writes them (attribute values in double quotes, with
+/// `<`, `>` and `"` escaped inside).
+fn tags(page: &str) -> Vec<Tag> {
+    let mut out = Vec::new();
+    for chunk in page.split('<').skip(1) {
+        let Some(inner) = chunk.split('>').next() else {
+            continue;
+        };
+        if inner.starts_with('!') {
+            continue;
+        }
+        let closing = inner.starts_with('/');
+        let inner = inner.trim_start_matches('/');
+        let name_end = inner.find([' ', '/']).unwrap_or(inner.len());
+        let name = inner[..name_end].to_ascii_lowercase();
+        let mut attrs = Vec::new();
+        let mut rest = &inner[name_end..];
+        loop {
+            rest = rest.trim_start_matches([' ', '/']);
+            if rest.is_empty() {
+                break;
+            }
+            let key_end = rest.find(['=', ' ']).unwrap_or(rest.len());
+            let key = rest[..key_end].to_string();
+            rest = &rest[key_end..];
+            if let Some(after) = rest.strip_prefix("=\"") {
+                let end = after.find('"').unwrap();
+                attrs.push((key, after[..end].to_string()));
+                rest = &after[end + 1..];
+            } else {
+                attrs.push((key, String::new()));
+            }
+        }
+        out.push(Tag {
+            name,
+            attrs,
+            closing,
+        });
+    }
+    out
+}
+
+/// Why `page` fails issue #13's accessibility rules, if it does: the first focusable
+/// element is the skip link to `<main id="main">`; in every field's control, each help
+/// text and error has an id named by the `aria-describedby` of a control in it, every
+/// control beside a help text or error has `aria-describedby`, and every id named
+/// there exists.
+fn accessibility_problems(page: &str) -> Vec<String> {
+    let tags = tags(page);
+    let mut problems = Vec::new();
+    let ids: std::collections::HashSet<&str> = tags.iter().filter_map(|t| t.attr("id")).collect();
+    let focusable = tags.iter().find(|t| {
+        !t.closing
+            && (matches!(t.name.as_str(), "a" | "button" | "select" | "textarea")
+                || (t.name == "input" && t.attr("type") != Some("hidden")))
+    });
+    match focusable {
+        Some(t) if t.name == "a" && t.attr("href") == Some("#main") && t.has_class("skip-link") => {
+        }
+        other => problems.push(format!(
+            "the first focusable element is not the skip link: {:?}",
+            other.map(|t| (&t.name, &t.attrs))
+        )),
+    }
+    if !tags
+        .iter()
+        .any(|t| t.name == "main" && t.attr("id") == Some("main"))
+    {
+        problems.push("no <main id=\"main\">".into());
+    }
+    for t in &tags {
+        if let Some(list) = t.attr("aria-describedby") {
+            for id in list.split(' ') {
+                if !ids.contains(id) {
+                    problems.push(format!(
+                        "aria-describedby names {id}, which is not in the page"
+                    ));
+                }
+            }
+        }
+    }
+    // The field controls, one at a time.
+    let mut i = 0;
+    while i < tags.len() {
+        let t = &tags[i];
+        if t.closing || t.name != "div" || !t.has_class("control") {
+            i += 1;
+            continue;
+        }
+        let mut depth = 0usize;
+        let mut block = Vec::new();
+        for u in &tags[i + 1..] {
+            if u.name == "div" {
+                if u.closing {
+                    if depth == 0 {
+                        break;
+                    }
+                    depth -= 1;
+                } else {
+                    depth += 1;
+                }
+            }
+            if !u.closing {
+                block.push(u);
+            }
+        }
+        i += 1 + block.len();
+        let notes: Vec<&&Tag> = block
+            .iter()
+            .filter(|u| u.has_class("help") || u.has_class("field-error"))
+            .collect();
+        if notes.is_empty() {
+            continue;
+        }
+        let controls: Vec<&&Tag> = block
+            .iter()
+            .filter(|u| {
+                matches!(u.name.as_str(), "select" | "textarea")
+                    || u.attr("role") == Some("radiogroup")
+                    || (u.name == "input"
+                        && !matches!(u.attr("type"), Some("hidden" | "radio" | "checkbox")))
+            })
+            .collect();
+        let named: Vec<&str> = controls
+            .iter()
+            .filter_map(|c| c.attr("aria-describedby"))
+            .flat_map(|l| l.split(' '))
+            .collect();
+        for c in &controls {
+            if c.attr("aria-describedby").is_none() {
+                problems.push(format!(
+                    "{} {:?} has a help text or error beside it but no aria-describedby",
+                    c.name,
+                    c.attr("id")
+                ));
+            }
+        }
+        for n in notes {
+            match n.attr("id") {
+                None => problems.push(format!("a help text or error without an id: {:?}", n.attrs)),
+                Some(id) if !named.contains(&id) => {
+                    problems.push(format!("{id} is not named by its field's aria-describedby"))
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    problems
+}
+
+/// Issue #13: every page starts with a "Skip to main content" link to `<main
+/// id="main">`, and every help text and field error is linked from its input with
+/// aria-describedby (the settings page with errors too).
+#[test]
+fn issue_13_skip_link_and_described_fields_on_every_page() {
+    let f = farm_with_certs();
+    f.import("client-p256.pem", None, None, ImportOptions::default());
+    f.import_generated("many", 11, true, None);
+    let spool = f.dir.path().join("spool.db");
+    let id = queue_one(
+        &spool,
+        spool_message(None, "a@example.org", &["b@example.org"]),
+        now(),
+    );
+    let mut cfg = f.config();
+    cfg.tester = fake_tester();
+    cfg.spool = Some(spool);
+    let s = Server::start(cfg);
+    let check = |path: &str, page: &str| {
+        let problems = accessibility_problems(page);
+        assert!(problems.is_empty(), "{path}: {problems:#?}\n{page}");
+    };
+    check("/signin", &get(s.addr, "/signin", None).text());
+    let session = sign_in(s.addr);
+    let csrf = csrf_of(&get(s.addr, "/webapps", Some(&session)).text());
+    post_form(
+        s.addr,
+        "/webapps/add",
+        &session,
+        &[("csrf", &csrf), ("url", "https://hr.contoso.test")],
+    );
+    let mut form = settings_form(&csrf, "starttls", "");
+    form.push(("url", "https://hr.contoso.test"));
+    assert_eq!(
+        post_form(s.addr, "/settings/webapp", &session, &form).status,
+        303
+    );
+    let keyless = format!("/certificates/{CLIENT_P256_SHA1}");
+    let with_key = format!("/certificates/{CLIENT_RSA_SHA1}");
+    let remove = format!("/certificates/{CLIENT_RSA_SHA1}/remove");
+    let queued = format!("/queue/{id}/delete");
+    for path in [
+        "/certificates",
+        "/certificates?q=many",
+        keyless.as_str(),
+        with_key.as_str(),
+        remove.as_str(),
+        "/certificates/request",
+        "/settings/certificates",
+        "/health",
+        "/webapps",
+        "/webapps/remove?url=https%3A%2F%2Fhr.contoso.test",
+        "/settings/farm",
+        "/settings/webapp?url=https%3A%2F%2Fhr.contoso.test",
+        "/settings/webapp/clear?url=https%3A%2F%2Fhr.contoso.test",
+        "/queue",
+        queued.as_str(),
+        "/audit",
+        "/no-such-page",
+    ] {
+        let r = get(s.addr, path, Some(&session));
+        assert!(matches!(r.status, 200 | 404), "{path}: {}", r.status);
+        check(path, &r.text());
+    }
+    // Every field in error at once, on the settings page.
+    let mut bad = settings_form(&csrf, "bogus", "");
+    bad.retain(|(k, _)| !matches!(*k, "port" | "charset" | "auth" | "use_certificate"));
+    bad.extend([
+        ("port", "seventy"),
+        ("charset", "klingon"),
+        ("auth", "authenticated"),
+        ("use_certificate", "yes"),
+        ("certificate_find", "nothing-like-this"),
+        ("from_address", "not an address"),
+    ]);
+    let r = post_form(s.addr, "/settings/farm", &session, &bad);
+    assert_eq!(r.status, 422);
+    let t = r.text();
+    for id in ["port-error", "certificate-error", "credentials-error"] {
+        assert!(t.contains(&format!("id=\"{id}\"")), "{id}: {t}");
+    }
+    check("/settings/farm with errors", &t);
+    // The checker itself: a help text nobody names, and a missing skip link, are caught.
+    let broken = t.replacen("aria-describedby=\"port-help port-error\"", "", 1);
+    assert_ne!(broken, t);
+    assert!(!accessibility_problems(&broken).is_empty());
+    let no_skip = t.replacen("class=\"skip-link\"", "class=\"other\"", 1);
+    assert!(!accessibility_problems(&no_skip).is_empty());
+}

@@ -405,15 +405,15 @@ fn import_form(csrf: &str) -> Markup {
             div.field {
                 label for="password" { "Password" }
                 div.control {
-                    input #password type="password" name="password" autocomplete="off";
-                    p.help { "For a PFX file or an encrypted key; leave empty when there is none." }
+                    input #password type="password" name="password" autocomplete="off" aria-describedby="password-help";
+                    p.help #password-help { "For a PFX file or an encrypted key; leave empty when there is none." }
                 }
             }
             div.field {
                 label for="key_file" { "Private key file (optional)" }
                 div.control {
-                    input #key_file type="file" name="key_file";
-                    p.help { "When the key is in a file of its own (PKCS#8, PKCS#1 or SEC1 PEM)." }
+                    input #key_file type="file" name="key_file" aria-describedby="key_file-help";
+                    p.help #key_file-help { "When the key is in a file of its own (PKCS#8, PKCS#1 or SEC1 PEM)." }
                 }
             }
             div.field {
@@ -755,8 +755,9 @@ fn details_page(admin: &Admin, d: &Details) -> Markup {
                         label for="new_name" { "Friendly name" }
                         div.control {
                             input #new_name type="text" name="name" maxlength="200"
-                                value=(c.friendly_name.as_deref().unwrap_or(""));
-                            p.help { "Empty removes the friendly name." }
+                                value=(c.friendly_name.as_deref().unwrap_or(""))
+                                aria-describedby="new_name-help";
+                            p.help #new_name-help { "Empty removes the friendly name." }
                         }
                     }
                     div.actions { button type="submit" { "Rename" } }
@@ -1022,8 +1023,9 @@ fn export_form(admin: &Admin, c: &CertRecord, base: &str) -> Markup {
                 div.field {
                     label for="pfx_password" { "PFX password" }
                     div.control {
-                        input #pfx_password type="password" name="pfx_password" autocomplete="new-password";
-                        p.help { "Needed for PFX; protects the exported private key." }
+                        input #pfx_password type="password" name="pfx_password" autocomplete="new-password"
+                            aria-describedby="pfx_password-help";
+                        p.help #pfx_password-help { "Needed for PFX; protects the exported private key." }
                     }
                 }
                 div.field {

@@ -51,10 +51,11 @@ fn text(d: &FormData, name: &str) -> Option<String> {
     (!v.is_empty()).then(|| v.to_string())
 }
 
-/// A select with `options` (value, label), `selected` chosen.
-fn select(id: &str, options: &[(&str, &str)], selected: &str) -> Markup {
+/// A select with `options` (value, label), `selected` chosen; `help` says whether the
+/// field has a help text (`{id}-help`) the select is described by.
+fn select(id: &str, options: &[(&str, &str)], selected: &str, help: bool) -> Markup {
     html! {
-        select id=(id) name=(id) {
+        select id=(id) name=(id) aria-describedby=[help.then(|| format!("{id}-help"))] {
             @for (v, label) in options {
                 option value=(v) selected[*v == selected] { (label) }
             }
@@ -96,13 +97,13 @@ fn subject_fields(s: &CertificateSettings) -> Markup {
 fn key_fields(s: &CertificateSettings, hash_help: Option<&str>) -> Markup {
     html! {
         (field("key_algorithm", "Key algorithm",
-            select("key_algorithm", &[("rsa", "RSA"), ("ecc", "ECC (ECDSA)")], s.key_algorithm.as_str()), None))
+            select("key_algorithm", &[("rsa", "RSA"), ("ecc", "ECC (ECDSA)")], s.key_algorithm.as_str(), false), None))
         (field("key_size", "RSA key size",
-            select("key_size", &[("2048", "2048 bits"), ("3072", "3072 bits"), ("4096", "4096 bits")], &s.key_size.to_string()), None))
+            select("key_size", &[("2048", "2048 bits"), ("3072", "3072 bits"), ("4096", "4096 bits")], &s.key_size.to_string(), false), None))
         (field("elliptic_curve", "Elliptic curve",
-            select("elliptic_curve", &[("p256", "NIST P-256"), ("p384", "NIST P-384")], s.elliptic_curve.as_str()), None))
+            select("elliptic_curve", &[("p256", "NIST P-256"), ("p384", "NIST P-384")], s.elliptic_curve.as_str(), false), None))
         (field("hash", "Hash",
-            select("hash", &[("sha256", "SHA-256"), ("sha384", "SHA-384"), ("sha512", "SHA-512")], s.hash.as_str()), hash_help))
+            select("hash", &[("sha256", "SHA-256"), ("sha384", "SHA-384"), ("sha512", "SHA-512")], s.hash.as_str(), hash_help.is_some()), hash_help))
     }
 }
 

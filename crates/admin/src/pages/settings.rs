@@ -21,7 +21,7 @@ use zeroize::Zeroizing;
 
 use crate::auth::Admin;
 use crate::forms::{AdminForm, FormData};
-use crate::html::{Nav, csrf_field, date, field_errors, page};
+use crate::html::{Nav, csrf_field, date, described_by, error_id, field_errors, page};
 use crate::pages::queue::{QueueNote, note_for, warning as queue_warning};
 use crate::pages::webapps::settings_href;
 use crate::pages::{PageError, error_flash, flash_redirect};
@@ -386,13 +386,16 @@ fn text_field(
     help: Option<&str>,
 ) -> Markup {
     let errors = v.errs(field);
+    let help_id = format!("{id}-help");
+    let describedby = described_by([help.map(|_| help_id.clone()), error_id(id, &errors)]);
     html! {
         div.field.invalid[!errors.is_empty()] {
             label for=(id) { (label) }
             div.control {
                 input id=(id) type="text" name=(id) value=(value)
-                    aria-invalid=[(!errors.is_empty()).then_some("true")];
-                @if let Some(h) = help { p.help { (h) } }
+                    aria-invalid=[(!errors.is_empty()).then_some("true")]
+                    aria-describedby=[describedby];
+                @if let Some(h) = help { p.help id=(help_id) { (h) } }
                 (field_errors(id, &errors))
             }
         }
@@ -507,8 +510,9 @@ fn settings_page(admin: &Admin, v: &View<'_>) -> Markup {
                         label for="port" { "Port" }
                         div.control {
                             input #port type="number" name="port" min="1" max="65535" value=(values.port)
-                                aria-invalid=[(!port_errors.is_empty()).then_some("true")];
-                            p.help { "Empty: 25, or 465 with implicit TLS (kept as it is once saved)." }
+                                aria-invalid=[(!port_errors.is_empty()).then_some("true")]
+                                aria-describedby=[described_by([Some("port-help".into()), error_id("port", &port_errors)])];
+                            p.help #port-help { "Empty: 25, or 465 with implicit TLS (kept as it is once saved)." }
                             (field_errors("port", &port_errors))
                         }
                     }
@@ -517,7 +521,9 @@ fn settings_page(admin: &Admin, v: &View<'_>) -> Markup {
                     div.field.invalid[!charset_errors.is_empty()] {
                         label for="charset" { "Character set" }
                         div.control {
-                            select #charset name="charset" {
+                            select #charset name="charset"
+                                aria-invalid=[(!charset_errors.is_empty()).then_some("true")]
+                                aria-describedby=[error_id("charset", &charset_errors)] {
                                 @for cs in CHARSETS {
                                     option value=(cs) selected[values.charset.eq_ignore_ascii_case(cs)] { (cs) }
                                 }
@@ -532,7 +538,8 @@ fn settings_page(admin: &Admin, v: &View<'_>) -> Markup {
                     div.field.invalid[!cred_errors.is_empty()] {
                         span.label #auth-label { "Authentication" }
                         div.control {
-                            div.choices role="radiogroup" aria-labelledby="auth-label" {
+                            div.choices role="radiogroup" aria-labelledby="auth-label"
+                                aria-describedby=[error_id("credentials", &cred_errors)] {
                                 (radio("auth", "anonymous", "Anonymous", !values.authenticated))
                                 (radio("auth", "authenticated", "Authenticated", values.authenticated))
                             }
@@ -546,7 +553,8 @@ fn settings_page(admin: &Admin, v: &View<'_>) -> Markup {
                     div.field {
                         label for="smtp_password" { "Password" }
                         div.control {
-                            input #smtp_password type="password" name="smtp_password" autocomplete="new-password";
+                            input #smtp_password type="password" name="smtp_password" autocomplete="new-password"
+                                aria-describedby="password-state";
                             p.help #password-state {
                                 @if stored.has_password {
                                     "A password is set. Leave this empty to keep it."
@@ -562,23 +570,25 @@ fn settings_page(admin: &Admin, v: &View<'_>) -> Markup {
                     div.field.invalid[!enc_errors.is_empty()] {
                         span.label #enc-label { "Use TLS connection encryption" }
                         div.control {
-                            div.choices role="radiogroup" aria-labelledby="enc-label" {
+                            div.choices role="radiogroup" aria-labelledby="enc-label"
+                                aria-describedby=[described_by([Some("encryption-help".into()), error_id("encryption", &enc_errors)])] {
                                 (radio("encryption", "starttls", "Yes", values.encryption == "starttls"))
                                 (radio("encryption", "tls", "Implicit TLS", values.encryption == "tls"))
                                 (radio("encryption", "none", "No", values.encryption == "none"))
                             }
-                            p.help { "Yes: STARTTLS on the SMTP port, never falling back to plain text. Implicit TLS: TLS from the first byte (usually port 465)." }
+                            p.help #encryption-help { "Yes: STARTTLS on the SMTP port, never falling back to plain text. Implicit TLS: TLS from the first byte (usually port 465)." }
                             (field_errors("encryption", &enc_errors))
                         }
                     }
                     div.field {
                         span.label #usecert-label { "Use client certificate authentication" }
                         div.control {
-                            div.choices role="radiogroup" aria-labelledby="usecert-label" {
+                            div.choices role="radiogroup" aria-labelledby="usecert-label"
+                                aria-describedby="use_certificate-help" {
                                 (radio("use_certificate", "yes", "Yes", values.use_certificate))
                                 (radio("use_certificate", "no", "No", !values.use_certificate))
                             }
-                            p.help { "Only with TLS connection encryption: the certificate is presented in the TLS handshake." }
+                            p.help #use_certificate-help { "Only with TLS connection encryption: the certificate is presented in the TLS handshake." }
                         }
                     }
                     div.field.wide.invalid[!cert_errors.is_empty()] {
@@ -588,7 +598,12 @@ fn settings_page(admin: &Admin, v: &View<'_>) -> Markup {
                                 (certificate_search(v))
                             }
                             select #certificate name="certificate"
-                                aria-invalid=[(!cert_errors.is_empty()).then_some("true")] {
+                                aria-invalid=[(!cert_errors.is_empty()).then_some("true")]
+                                aria-describedby=[described_by([
+                                    Some("certificate-help".into()),
+                                    bound_missing.map(|_| "certificate-missing".to_string()),
+                                    error_id("certificate", &cert_errors),
+                                ])] {
                                 option value="" selected[values.certificate.is_empty()] { "— choose a certificate —" }
                                 @for c in &v.loaded.options {
                                     option value=(c.facts.thumbprint_sha1)
@@ -597,13 +612,13 @@ fn settings_page(admin: &Admin, v: &View<'_>) -> Markup {
                                     }
                                 }
                             }
-                            p.help {
+                            p.help #certificate-help {
                                 "Only certificates of the End Entity store that are eligible for client authentication are listed ("
                                 (v.loaded.options.len()) "). "
                                 a href="/certificates?store=end-entity" { "Manage certificates" }
                             }
                             @if let Some(e) = bound_missing {
-                                p.help {
+                                p.help #certificate-missing {
                                     "The bound certificate "
                                     @match &e.certificate { Some(c) => (c.facts.describe()), None => (e.settings.certificate.as_deref().unwrap_or("")) }
                                     " is not eligible now, so it is not listed; choose another."

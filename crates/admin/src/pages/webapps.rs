@@ -100,8 +100,9 @@ fn list_page(admin: &Admin, apps: &[(WebAppRow, Option<Effective>)]) -> maud::Ma
                 div.field {
                     label for="url" { "URL" }
                     div.control {
-                        input #url type="text" name="url" required placeholder="https://intranet.contoso.com";
-                        p.help { "http or https; it is normalised (lower-case host, default port and trailing slash dropped)." }
+                        input #url type="text" name="url" required placeholder="https://intranet.contoso.com"
+                            aria-describedby="url-help";
+                        p.help #url-help { "http or https; it is normalised (lower-case host, default port and trailing slash dropped)." }
                     }
                 }
                 div.field {
