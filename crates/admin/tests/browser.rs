@@ -146,8 +146,14 @@ fn screenshots_dir() -> PathBuf {
     d
 }
 
-/// Screenshots the whole page: the window is made as tall as the document first.
+/// Screenshots the whole page at 1280 pixels wide.
 async fn shoot(c: &Client, name: &str) {
+    shoot_at(c, name, 1280).await;
+}
+
+/// Screenshots the whole page in a window `width` pixels wide: the window is made as
+/// tall as the document first, and back to 900 pixels after.
+async fn shoot_at(c: &Client, name: &str, width: u32) {
     let height = c
         .execute(
             "return Math.max(document.documentElement.scrollHeight, document.body.scrollHeight);",
@@ -158,13 +164,13 @@ async fn shoot(c: &Client, name: &str) {
         .and_then(|v| v.as_u64())
         .unwrap_or(900)
         .clamp(600, 4000);
-    c.set_window_size(1280, u32::try_from(height).unwrap_or(900) + 100)
+    c.set_window_size(width, u32::try_from(height).unwrap_or(900) + 100)
         .await
         .unwrap();
     let png = c.screenshot().await.unwrap();
     assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
     std::fs::write(screenshots_dir().join(format!("{name}.png")), png).unwrap();
-    c.set_window_size(1280, 900).await.unwrap();
+    c.set_window_size(width, 900).await.unwrap();
 }
 
 async fn path_of(c: &Client) -> String {
@@ -600,6 +606,7 @@ async fn journey(c: Client, f: &TestFarm, addr: SocketAddr, relay: &TestServer, 
     assert_eq!(f.farm().read(|tx| tx.webapps()).unwrap().len(), 1);
 
     lifecycle(&c, f).await;
+    issue_13(&c, f).await;
 
     // Signing out ends the session in the browser too.
     submit(&c, "form.signout button").await;
@@ -720,6 +727,165 @@ async fn lifecycle(c: &Client, f: &TestFarm) {
     let page = text_of(c, "main").await;
     assert!(page.contains("Renews"), "{page}");
     assert!(page.contains(&sha1), "{page}");
+}
+
+/// A number a script returned.
+async fn number(c: &Client, script: &str) -> f64 {
+    let v = c.execute(script, vec![]).await.unwrap();
+    v.as_f64()
+        .unwrap_or_else(|| panic!("{script} returned {v:?}, not a number"))
+}
+
+/// Whether the page scrolls sideways: the document is wider than the window.
+async fn no_sideways_scroll(c: &Client, what: &str) {
+    let v = c
+        .execute(
+            "return [document.documentElement.scrollWidth, window.innerWidth];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let (scroll, inner) = (v[0].as_f64().unwrap(), v[1].as_f64().unwrap());
+    assert!(
+        scroll <= inner,
+        "{what}: the page is {scroll} px wide in a {inner} px window"
+    );
+}
+
+/// How far the bottom of `label[for=id]` lies above the top of `#id` (negative: the
+/// label is beside or below it).
+async fn label_above(c: &Client, id: &str) -> f64 {
+    number(
+        c,
+        &format!(
+            "const l = document.querySelector('label[for={id}]').getBoundingClientRect();
+             const f = document.getElementById('{id}').getBoundingClientRect();
+             return f.top - l.bottom;"
+        ),
+    )
+    .await
+}
+
+/// Issue #13 in the browser: the search box filters the Certificates page; the
+/// certificate drop-down is wide enough for its longest text and, with many eligible
+/// certificates, has a search box whose suggestion binds one; at 420 px the pages do
+/// not scroll sideways and labels sit above their fields.
+async fn issue_13(c: &Client, f: &TestFarm) {
+    let fleet = f.import_generated(
+        "fleet",
+        12,
+        true,
+        Some("Fleet relay certificate with a long friendly name"),
+    );
+
+    // Search: typed, submitted, the table filtered.
+    open(c, "/certificates").await;
+    assert!(
+        c.find_all(Locator::Css("#certificates tbody tr"))
+            .await
+            .unwrap()
+            .len()
+            > 12
+    );
+    set_text(c, "#f-q", "fleet-7.test").await;
+    submit(c, "#search button[type=submit]").await;
+    assert!(
+        path_of(c).await.contains("q=fleet-7.test"),
+        "{}",
+        path_of(c).await
+    );
+    let rows = c
+        .find_all(Locator::Css("#certificates tbody tr"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        rows[0].attr("data-thumbprint").await.unwrap().as_deref(),
+        Some(fleet[6].as_str())
+    );
+    assert!(text_of(c, "#pager-top").await.contains("Showing 1–1 of 1"));
+    // The Import link jumps to the form.
+    click(c, "#import-link").await;
+    assert!(c.current_url().await.unwrap().as_str().ends_with("#import"));
+
+    // The drop-down shows its longest text whole.
+    open(c, "/settings/farm").await;
+    let v = c
+        .execute(
+            "const s = document.getElementById('certificate');
+             const cs = getComputedStyle(s);
+             const ctx = document.createElement('canvas').getContext('2d');
+             ctx.font = cs.font;
+             let widest = 0;
+             for (const o of s.options) { widest = Math.max(widest, ctx.measureText(o.text).width); }
+             const room = s.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight) - 24;
+             return [widest, room, s.options.length];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let (widest, room) = (v[0].as_f64().unwrap(), v[1].as_f64().unwrap());
+    assert!(widest > 500.0, "long texts: {v:?}");
+    assert!(room >= widest, "the drop-down clips its texts: {v:?}");
+    // Many eligible certificates: a search box with a suggestion for each.
+    let options = v[2].as_u64().unwrap();
+    let suggestions = c
+        .find_all(Locator::Css("datalist#certificate-choices option"))
+        .await
+        .unwrap()
+        .len();
+    assert_eq!(u64::try_from(suggestions).unwrap() + 1, options);
+    assert_eq!(
+        c.find(Locator::Css("#certificate_find"))
+            .await
+            .unwrap()
+            .attr("list")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("certificate-choices")
+    );
+    click(c, "#use_certificate-yes").await;
+    click(c, "#encryption-starttls").await;
+    set_text(c, "#certificate_find", "friendly name 12").await;
+    c.execute(
+        "document.getElementById('certificate_find').blur();",
+        vec![],
+    )
+    .await
+    .unwrap();
+    submit(c, "#settings button[type=submit]").await;
+    c.wait()
+        .for_element(Locator::Css(".flash.ok"))
+        .await
+        .unwrap();
+    let bound = mailcert_binding::effective(&mut f.farm(), &Target::Farm, now()).unwrap();
+    assert_eq!(
+        bound.settings.certificate.as_deref(),
+        Some(fleet[11].as_str())
+    );
+
+    // 420 px: no sideways scroll, labels above fields.
+    c.set_window_size(420, 900).await.unwrap();
+    let inner = number(c, "return window.innerWidth;").await;
+    assert!(inner <= 430.0, "the window is {inner} px wide");
+    open(c, "/certificates").await;
+    no_sideways_scroll(c, "/certificates").await;
+    assert!(
+        label_above(c, "file").await >= 0.0,
+        "the import form's label is above its field"
+    );
+    shoot_at(c, "certificates-narrow", 420).await;
+    open(c, "/settings/farm").await;
+    no_sideways_scroll(c, "/settings/farm").await;
+    for id in ["smtp_server", "port", "certificate"] {
+        let gap = label_above(c, id).await;
+        assert!(gap >= 0.0, "label of {id} is not above it ({gap})");
+    }
+    shoot_at(c, "settings-narrow", 420).await;
+    open(c, "/audit").await;
+    no_sideways_scroll(c, "/audit").await;
+    c.set_window_size(1280, 900).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

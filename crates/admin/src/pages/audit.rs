@@ -66,7 +66,7 @@ pub(crate) async fn list(
                         p.help { "Showing the newest " (MAX_LINES) " of " (total) " lines; choose a shorter period." }
                     }
                     div.table-wrap {
-                        table #audit {
+                        table.reflow #audit {
                             thead { tr {
                                 th scope="col" { "Time" }
                                 th scope="col" { "User" }
@@ -77,11 +77,11 @@ pub(crate) async fn list(
                             tbody {
                                 @for e in entries.iter().take(MAX_LINES) {
                                     tr {
-                                        td.num { (date_time(e.at)) }
-                                        td { (e.actor) }
-                                        td.nowrap { (e.action) }
-                                        td { (e.object) }
-                                        td { (e.detail) }
+                                        td.num data-label="Time" { (date_time(e.at)) }
+                                        td data-label="User" { (e.actor) }
+                                        td.nowrap data-label="Action" { (e.action) }
+                                        td data-label="Object" { (e.object) }
+                                        td data-label="Detail" { (e.detail) }
                                     }
                                 }
                             }

@@ -331,7 +331,7 @@ fn list_page(admin: &Admin, f: &Filters, rows: &[Row], now: i64) -> Markup {
             } @else {
                 (pager(f, &paged, "pager-top"))
                 div.table-wrap {
-                    table #certificates {
+                    table.reflow #certificates {
                         thead { tr {
                             th scope="col" { "Friendly name" }
                             th scope="col" { "Subject" }
@@ -345,7 +345,7 @@ fn list_page(admin: &Admin, f: &Filters, rows: &[Row], now: i64) -> Markup {
                         tbody {
                             @for r in paged.rows {
                                 tr data-thumbprint=(r.cert.facts.thumbprint_sha1) {
-                                    td {
+                                    td data-label="Friendly name" {
                                         a href=(format!("/certificates/{}", r.cert.facts.thumbprint_sha1)) {
                                             @match &r.cert.friendly_name {
                                                 Some(n) => (n),
@@ -355,15 +355,15 @@ fn list_page(admin: &Admin, f: &Filters, rows: &[Row], now: i64) -> Markup {
                                         br;
                                         span.mono title="SHA-1 thumbprint" { (r.cert.facts.thumbprint_sha1.get(..8).unwrap_or(&r.cert.facts.thumbprint_sha1)) "…" }
                                     }
-                                    td { (r.cert.facts.subject) }
-                                    td { (r.cert.facts.issuer) }
-                                    td { (r.cert.store.display_name()) }
-                                    td { (expiry(&r.cert, now)) }
-                                    td {
+                                    td data-label="Subject" { (r.cert.facts.subject) }
+                                    td.low data-label="Issuer" { (r.cert.facts.issuer) }
+                                    td data-label="Store" { (r.cert.store.display_name()) }
+                                    td data-label="Expires" { (expiry(&r.cert, now)) }
+                                    td data-label="Private key" {
                                         (yes_no(r.cert.has_private_key))
                                         @if r.cert.has_private_key && r.cert.exportable { br; small { "exportable" } }
                                     }
-                                    td.eligibility {
+                                    td.eligibility data-label="Eligible" {
                                         @if r.cert.store != StoreName::EndEntity {
                                             span title="Only End Entity certificates can authenticate mail" { "—" }
                                         } @else {
@@ -373,7 +373,7 @@ fn list_page(admin: &Admin, f: &Filters, rows: &[Row], now: i64) -> Markup {
                                             }
                                         }
                                     }
-                                    td {
+                                    td data-label="Bound to" {
                                         @if r.bound_to.is_empty() { "—" }
                                         @for b in &r.bound_to { (b) br; }
                                     }

@@ -120,18 +120,18 @@ fn attempts(n: u32) -> String {
 fn row(admin: &Admin, e: &Entry, now: i64) -> Markup {
     html! {
         tr data-id=(e.id) data-state=(e.state.as_str()) {
-            td.id {
+            td.id data-label="Message" {
                 span.qid { (e.id) } br;
                 small { "queued " (date_time(e.queued_at)) }
             }
-            td { (state_badge(e.state)) br; small.attempts { (attempts(e.attempts)) } }
-            td { (sent_with(e)) }
-            td { (sender(e)) }
-            td { (recipients(e)) }
-            td.num { (size(e.size)) }
-            td { (next_attempt(e, now)) }
-            td.reply { @match &e.last_reply { Some(r) => (r), None => "—" } }
-            td.row-actions {
+            td data-label="State" { (state_badge(e.state)) br; small.attempts { (attempts(e.attempts)) } }
+            td data-label="Settings" { (sent_with(e)) }
+            td data-label="From" { (sender(e)) }
+            td data-label="Recipients" { (recipients(e)) }
+            td.num data-label="Size" { (size(e.size)) }
+            td data-label="Next attempt" { (next_attempt(e, now)) }
+            td.reply data-label="Last reply" { @match &e.last_reply { Some(r) => (r), None => "—" } }
+            td.row-actions data-label="Actions" {
                 div.stack {
                     @if e.state != MessageState::Queued {
                         form method="post" action=(format!("{QUEUE}/{}/retry", e.id)) {
@@ -208,7 +208,7 @@ fn list_page(admin: &Admin, spooled: &Spooled<Vec<Entry>>, now: i64) -> Markup {
                     }
                 }
                 div.table-wrap {
-                    table #queue {
+                    table.reflow #queue {
                         thead { tr {
                             th scope="col" { "Message" }
                             th scope="col" { "State" }

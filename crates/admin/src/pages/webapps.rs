@@ -41,7 +41,7 @@ fn list_page(admin: &Admin, apps: &[(WebAppRow, Option<Effective>)]) -> maud::Ma
                 p.empty { "No web applications yet. Add one below." }
             } @else {
                 div.table-wrap {
-                    table #webapps {
+                    table.reflow #webapps {
                         thead { tr {
                             th scope="col" { "URL" }
                             th scope="col" { "Name" }
@@ -53,27 +53,27 @@ fn list_page(admin: &Admin, apps: &[(WebAppRow, Option<Effective>)]) -> maud::Ma
                         tbody {
                             @for (w, e) in apps {
                                 tr {
-                                    td { a href=(settings_href(&w.url)) { (w.url) } }
-                                    td { (w.name.as_deref().unwrap_or("—")) }
+                                    td data-label="URL" { a href=(settings_href(&w.url)) { (w.url) } }
+                                    td data-label="Name" { (w.name.as_deref().unwrap_or("—")) }
                                     @match e {
                                         None => {
-                                            td { em { "none: " } a href="/settings/farm" { "set the farm's settings" } }
-                                            td { "—" }
-                                            td { span.badge.warn { "no settings" } }
+                                            td data-label="SMTP server" { em { "none: " } a href="/settings/farm" { "set the farm's settings" } }
+                                            td data-label="Client certificate" { "—" }
+                                            td data-label="Status" { span.badge.warn { "no settings" } }
                                         }
                                         Some(e) => {
-                                            td {
+                                            td data-label="SMTP server" {
                                                 (e.settings.smtp_server) ":" (e.settings.port) br;
                                                 small { (match e.source { Source::Farm => "the farm's settings", Source::WebApplication => "its own settings" }) }
                                             }
-                                            td {
+                                            td data-label="Client certificate" {
                                                 @match (&e.settings.certificate, &e.certificate) {
                                                     (None, _) => "—",
                                                     (Some(_), Some(c)) => a href=(format!("/certificates/{}", c.facts.thumbprint_sha1)) { (c.display_name()) },
                                                     (Some(sha1), None) => span.mono { (sha1) },
                                                 }
                                             }
-                                            td {
+                                            td data-label="Status" {
                                                 @if e.problems.is_empty() {
                                                     span.badge.good { "OK" }
                                                 } @else {
@@ -83,7 +83,7 @@ fn list_page(admin: &Admin, apps: &[(WebAppRow, Option<Effective>)]) -> maud::Ma
                                             }
                                         }
                                     }
-                                    td {
+                                    td data-label="Actions" {
                                         a href=(settings_href(&w.url)) { "Outgoing e-mail settings" }
                                         " · "
                                         a href=(format!("/webapps/remove?url={}", query_value(&w.url))) { "Remove…" }
