@@ -469,3 +469,56 @@ fn wide_shows_long_names_whole_and_keeps_the_columns_aligned() {
         }
     }
 }
+
+#[test]
+fn every_library_error_has_one_exit_code_and_cli_hints_follow_it() {
+    let f = TestFarm::new();
+    // Central Administration's and the relay's refusals are rule refusals (3), as the
+    // store's and binding's are, with the same JSON error object.
+    let r = f.run_stdin(&["--json", "admin", "set-password"], b"short\n");
+    assert_eq!(r.code, 3, "{r:?}");
+    let v: Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(v["kind"], "rejected", "{v}");
+    assert_eq!(v["exit_code"], 3, "{v}");
+    let r = f.run(&["relay", "--listen", "0.0.0.0:0"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.stderr.contains("open relay"), "{r:?}");
+    assert!(
+        r.stderr
+            .contains("\nhint: give --auth-user with --auth-password-file"),
+        "{r:?}"
+    );
+    // The library's message names no option (the web page shows it too); the CLI's hint,
+    // after the error, does.
+    let r = f.run(&["cert", "import", "openssl3-p256.pfx"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    let lines: Vec<&str> = r.stderr.lines().collect();
+    assert!(lines[0].starts_with("mailcert: "), "{r:?}");
+    assert!(lines[0].contains("password-protected"), "{r:?}");
+    assert!(!lines[0].contains("--"), "no option in the message: {r:?}");
+    assert!(lines[1].starts_with("hint: give --password-file"), "{r:?}");
+    let r = f.run_stdin(&["send", "--to", "ops@contoso.com"], b"hello\n");
+    assert_eq!(r.code, 4, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("\nhint: set them with `mailcert smtp set --farm --smtp-server HOST`"),
+        "{r:?}"
+    );
+    // Every subcommand's help ends with the exit codes.
+    for args in [
+        vec!["--help"],
+        vec!["cert", "import", "--help"],
+        vec!["smtp", "set", "--help"],
+        vec!["queue", "list", "--help"],
+        vec!["cert", "request", "new", "--help"],
+        vec!["send", "--help"],
+    ] {
+        let r = f.ok(&args);
+        let at = r
+            .stdout
+            .find("EXIT CODES:")
+            .unwrap_or_else(|| panic!("{args:?}: {r:?}"));
+        assert!(r.stdout[at..].contains("5  delivery failed"), "{args:?}");
+        assert_eq!(r.stdout.matches("EXIT CODES:").count(), 1, "{args:?}");
+    }
+}

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use mailcert_store::{CertRecord, CertificateSettings, Farm, RuleId, days_until};
+use mailcert_store::{CertificateSettings, Farm, RuleId, days_until};
 
 use crate::error::Result;
 
@@ -108,15 +108,12 @@ pub struct HealthReport {
     pub settings: CertificateSettings,
 }
 
-fn renew_hint(c: &CertRecord, pending: Option<&String>) -> String {
+fn renew_hint(pending: Option<&String>) -> String {
     match pending {
         Some(key_id) => {
             format!("a renewal is pending (request {key_id}): have it signed and import it")
         }
-        None => format!(
-            "renew it: mailcert cert renew {} (or import a replacement with --replace)",
-            c.facts.thumbprint_sha1
-        ),
+        None => "renew it (a new request with the same subject and names), or import a replacement that takes over its bindings".to_owned(),
     }
 }
 
@@ -171,7 +168,7 @@ pub fn health(farm: &mut Farm, now: i64) -> Result<HealthReport> {
                     bound_to: labels.clone(),
                     days_left: None,
                     message: format!(
-                        "the bound certificate {sha1} is no longer in the farm; bind another one (mailcert smtp set … --certificate REF)"
+                        "the bound certificate {sha1} is no longer in the farm; bind another certificate to these settings"
                     ),
                 });
                 continue;
@@ -179,7 +176,7 @@ pub fn health(farm: &mut Farm, now: i64) -> Result<HealthReport> {
             let name = c.facts.describe();
             let left = days_until(c.facts.not_after, now);
             let expired = now > c.facts.not_after;
-            let hint = renew_hint(&c, pending.get(sha1));
+            let hint = renew_hint(pending.get(sha1));
             let finding = |rule, severity, message: String| HealthFinding {
                 rule,
                 severity,
@@ -350,6 +347,17 @@ pub fn notification_text(
         ));
         if !f.bound_to.is_empty() {
             body.push_str(&format!("  bound to: {}\n", f.bound_to.join(", ")));
+        }
+        if let (Some(sha1), true) = (
+            &f.thumbprint_sha1,
+            matches!(
+                f.rule,
+                "upcoming-expiration" | "about-to-expire" | "expired"
+            ),
+        ) {
+            body.push_str(&format!(
+                "  to renew: mailcert cert renew {sha1}, or Renew on the certificate's page in Central Administration\n"
+            ));
         }
         body.push('\n');
     }

@@ -111,7 +111,7 @@ fn password_follows_server(before: &SmtpSettings, after: &SmtpSettings) -> Optio
         field: Field::Credentials,
         rule: "password-follows-server",
         message: format!(
-            "the stored SMTP password was given for {} at {}:{}; a change of {} needs the password again (--smtp-user with --smtp-password-file), or --no-smtp-credentials",
+            "the stored SMTP password was given for {} at {}:{}; a change of {} needs the password again, or the credentials removed",
             before.smtp_user.as_deref().unwrap_or("(no user)"),
             before.smtp_server,
             before.port,
@@ -303,7 +303,7 @@ pub fn effective(farm: &mut Farm, target: &Target, now: i64) -> Result<Effective
                 Target::Farm => "the farm".into(),
                 Target::WebApp(u) => format!("{u} (and the farm)"),
             },
-            hint: "; set them with `mailcert smtp set --farm --smtp-server HOST`",
+            hint: "; set the farm's outgoing e-mail settings (at least the SMTP server) first",
         })
     })
 }
@@ -687,7 +687,7 @@ pub fn plan(farm: &mut Farm, target: &Target, now: i64) -> Result<SendPlan> {
                         field: Field::Credentials,
                         rule: "password-follows-server",
                         message: format!(
-                            "the stored SMTP password of {} does not belong to {} at {}:{} (it was given for other settings, or by an older mailcert); give it again with --smtp-user and --smtp-password-file",
+                            "the stored SMTP password of {} does not belong to {} at {}:{} (it was given for other settings, or by an older mailcert); give the user and password again",
                             source_target.label(),
                             effective.settings.smtp_user.as_deref().unwrap_or("(no user)"),
                             effective.settings.smtp_server,

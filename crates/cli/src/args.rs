@@ -5,13 +5,38 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use mailcert_store::StoreName;
 
+/// The contract's exit codes, at the end of every command's help.
+pub(crate) const EXIT_CODES: &str = "EXIT CODES:\n  0  ok\n  1  error (I/O, database, bad file, wrong password, wrong or missing master key)\n  2  usage\n  3  rejected by a rule (ineligible certificate, invalid setting, bound certificate)\n  4  not found (certificate, web application)\n  5  delivery failed";
+
+/// The command line with the exit codes at the end of every subcommand's help too
+/// (after its own examples), for `--help`, the man pages and the parser alike.
+pub(crate) fn command() -> clap::Command {
+    fn with_exit_codes(cmd: clap::Command) -> clap::Command {
+        let after = match cmd.get_after_help() {
+            Some(own) if own.to_string().contains("EXIT CODES:") => own.to_string(),
+            Some(own) => format!("{own}\n\n{EXIT_CODES}"),
+            None => EXIT_CODES.to_owned(),
+        };
+        let names: Vec<String> = cmd
+            .get_subcommands()
+            .map(|s| s.get_name().to_owned())
+            .collect();
+        let mut cmd = cmd.after_help(after);
+        for name in names {
+            cmd = cmd.mut_subcommand(name, with_exit_codes);
+        }
+        cmd
+    }
+    with_exit_codes(<Cli as clap::CommandFactory>::command())
+}
+
 /// Client certificates for SMTP relays that demand TLS client authentication.
 #[derive(Debug, Parser)]
 #[command(
     name = "mailcert",
     version,
     about,
-    after_help = "EXIT CODES:\n  0  ok\n  1  error (I/O, database, bad file, wrong password, wrong or missing master key)\n  2  usage\n  3  rejected by a rule (ineligible certificate, invalid setting, bound certificate)\n  4  not found (certificate, web application)\n  5  delivery failed"
+    after_help = EXIT_CODES
 )]
 pub(crate) struct Cli {
     /// Farm database (default: $MAILCERT_DB, else /var/lib/mailcert/farm.db for root where

@@ -143,7 +143,7 @@ impl RelayConfig {
         if self.auth.is_some() && self.tls.is_none() {
             return Err(RelayError::Rejected {
                 rule: "auth-needs-tls",
-                message: "AUTH is offered only after STARTTLS: give --tls-certificate REF (a certificate of the End Entity store) with --auth-user".into(),
+                message: "AUTH is offered only after STARTTLS: an AUTH user needs a TLS certificate (one of the End Entity store)".into(),
             });
         }
         for addr in &self.listen {
@@ -151,7 +151,7 @@ impl RelayConfig {
                 return Err(RelayError::Rejected {
                     rule: "open-relay",
                     message: format!(
-                        "listening on {addr} (off loopback) would make an open relay: configure --auth-user with --auth-password-file and --tls-certificate, so that AUTH is required and offered only over STARTTLS"
+                        "listening on {addr} (off loopback) would make an open relay: configure an AUTH user and password and a TLS certificate, so that AUTH is required and offered only over STARTTLS"
                     ),
                 });
             }
@@ -161,13 +161,13 @@ impl RelayConfig {
         {
             return Err(RelayError::Rejected {
                 rule: "metrics-loopback",
-                message: format!("--metrics {m}: metrics are served on loopback only"),
+                message: format!("metrics on {m}: metrics are served on loopback only"),
             });
         }
         if self.connections == 0 {
             return Err(RelayError::Rejected {
                 rule: "connections",
-                message: "--connections must be at least 1".into(),
+                message: "the number of upstream connections must be at least 1".into(),
             });
         }
         Ok(())

@@ -51,6 +51,7 @@ impl RelayError {
             RelayError::Rejected { .. } => mailcert_store::ErrorKind::Rejected,
             RelayError::Farm(e) => e.kind(),
             RelayError::Binding(e) => e.kind(),
+            RelayError::Internal(_) => mailcert_store::ErrorKind::Internal,
             _ => mailcert_store::ErrorKind::Input,
         }
     }

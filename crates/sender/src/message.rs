@@ -15,7 +15,7 @@ use mailcert_binding::SmtpSettings;
 pub enum MessageError {
     /// No sender: neither the settings' From address nor the message (or -f) gives one.
     #[error(
-        "no sender address: set one with `mailcert smtp set … --from ADDR` (or give -f, or a From header)"
+        "no sender address: the settings have no From address and the message has no From header"
     )]
     NoSender,
     /// No recipient was given or found.
@@ -31,7 +31,7 @@ pub enum MessageError {
     NotAMessage(String),
     /// The body cannot be written in the configured character set.
     #[error(
-        "the body contains characters that {charset} cannot encode; choose another character set (e.g. utf-8) with `mailcert smtp set … --charset`"
+        "the body contains characters that {charset} cannot encode; choose another character set (e.g. utf-8) in the outgoing e-mail settings"
     )]
     Unencodable {
         /// The character set.

@@ -16,6 +16,8 @@ pub enum ErrorKind {
     NotFound,
     /// An ambiguous reference or a request that makes no sense as typed.
     Usage,
+    /// A fault of mailcert's own (a broken invariant), not of the input.
+    Internal,
 }
 
 /// Errors from parsing, checking and storing certificates.
@@ -45,7 +47,7 @@ pub enum Error {
         path: PathBuf,
     },
     /// A password-protected file was given without a password.
-    #[error("{}: the file is password-protected; give --password-file or --password-env", path.display())]
+    #[error("{}: the file is password-protected and no password was given", path.display())]
     PasswordRequired {
         /// The file concerned.
         path: PathBuf,
@@ -143,6 +145,7 @@ impl Error {
             Error::NotFound { .. } => ErrorKind::NotFound,
             Error::Rejected { .. } | Error::NotExportable { .. } => ErrorKind::Rejected,
             Error::Ambiguous { .. } | Error::BadReference { .. } => ErrorKind::Usage,
+            Error::Internal(_) => ErrorKind::Internal,
             _ => ErrorKind::Input,
         }
     }

@@ -130,7 +130,7 @@ pub fn export(farm: &mut Farm, cert: &CertRecord, req: &ExportRequest<'_>) -> Re
                 return Err(Error::Rejected {
                     rule: "private-key",
                     message: format!(
-                        "certificate {} has no private key; a PFX needs one (use --format pem, der or p7b)",
+                        "certificate {} has no private key; a PFX needs one (export it as PEM, DER or P7B instead)",
                         cert.facts.thumbprint_sha1
                     ),
                 });

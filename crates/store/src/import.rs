@@ -155,7 +155,7 @@ pub fn import_bundle(
                         now,
                         "import",
                         &leaf_facts.describe(),
-                        &format!("private key marked exportable (imported again from {file} with --exportable)"),
+                        &format!("private key marked exportable (imported again from {file} as exportable)"),
                     )?;
                     outcome = Outcome::ExportableSet;
                 }
@@ -312,7 +312,7 @@ fn take_over_bindings(
         return Err(crate::error::Error::Rejected {
             rule: "replace",
             message: format!(
-                "--replace: {} renews no bound certificate (none has the same subject and alternative names and expires earlier)",
+                "replace: {} renews no bound certificate (none has the same subject and alternative names and expires earlier)",
                 new.facts.describe()
             ),
         });

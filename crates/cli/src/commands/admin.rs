@@ -40,16 +40,7 @@ pub(crate) fn run(g: &Globals, cmd: AdminCommand) -> Result<u8> {
         AdminCommand::SetPassword => {
             let mut farm = context::open(g.db.clone())?;
             let pw = read_new_password()?;
-            mailcert_admin::set_password(&mut farm, &pw, context::now()?).map_err(|e| {
-                let code = match e.kind() {
-                    mailcert_store::ErrorKind::Rejected => exit::REJECTED,
-                    _ => exit::ERROR,
-                };
-                Exit {
-                    code,
-                    message: e.to_string(),
-                }
-            })?;
+            mailcert_admin::set_password(&mut farm, &pw, context::now()?)?;
             if !g.quiet {
                 outln!("administrator password set");
             }
@@ -89,18 +80,6 @@ pub(crate) fn run(g: &Globals, cmd: AdminCommand) -> Result<u8> {
                         bound.url()
                     ))
                     .ok();
-                }
-            })
-            .map_err(|e| {
-                let code = match e.kind() {
-                    mailcert_store::ErrorKind::Rejected => exit::REJECTED,
-                    mailcert_store::ErrorKind::Usage => exit::USAGE,
-                    mailcert_store::ErrorKind::NotFound => exit::NOT_FOUND,
-                    _ => exit::ERROR,
-                };
-                Exit {
-                    code,
-                    message: e.to_string(),
                 }
             })?;
             Ok(exit::OK)

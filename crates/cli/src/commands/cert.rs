@@ -677,6 +677,9 @@ fn import(
                     Some(_) => Some(exit::ERROR),
                 };
                 failln!("{e:#}");
+                if let Some(hint) = crate::hint_for(&e) {
+                    errln!("hint: {hint}");
+                }
                 if g.json {
                     json_items.push(serde_json::json!({
                         "file": file.display().to_string(),

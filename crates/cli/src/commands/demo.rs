@@ -394,6 +394,6 @@ fn relay_step(
     relay
         .join()
         .map_err(|_| anyhow!("the relay thread panicked"))?
-        .map_err(super::relay::relay_exit)?;
+        .map_err(anyhow::Error::from)?;
     Ok(reply)
 }

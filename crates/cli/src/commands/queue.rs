@@ -9,13 +9,12 @@ use mailcert_relay::{Entry, ForwardConfig, Spool, Worker};
 use mailcert_store::rfc3339;
 
 use super::Globals;
-use super::relay::relay_exit;
 use crate::args::QueueCommand;
 use crate::{Exit, context, exit};
 
 fn open(g: &Globals) -> Result<Spool> {
     let path = context::spool_path(g.spool.clone())?;
-    Spool::open(&path).map_err(relay_exit)
+    Spool::open(&path).map_err(anyhow::Error::from)
 }
 
 fn entry_json(e: &Entry) -> serde_json::Value {
@@ -53,8 +52,8 @@ fn run_once(g: &Globals) -> Result<u8> {
     for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         let _ = signal_hook::flag::register(signal, stopping.clone());
     }
-    let mut worker = Worker::new(config, "queue-run", metrics).map_err(relay_exit)?;
-    let report = worker.run_once(&stopping).map_err(relay_exit)?;
+    let mut worker = Worker::new(config, "queue-run", metrics).map_err(anyhow::Error::from)?;
+    let report = worker.run_once(&stopping).map_err(anyhow::Error::from)?;
     if g.json {
         outln!("{}", serde_json::to_value(report)?);
     } else if !g.quiet {
@@ -72,7 +71,7 @@ pub(crate) fn run(g: &Globals, cmd: QueueCommand) -> Result<u8> {
     context::now()?;
     match cmd {
         QueueCommand::List => {
-            let entries = open(g)?.list().map_err(relay_exit)?;
+            let entries = open(g)?.list().map_err(anyhow::Error::from)?;
             if g.json {
                 let v: Vec<serde_json::Value> = entries.iter().map(entry_json).collect();
                 outln!("{}", serde_json::Value::Array(v));
@@ -108,7 +107,7 @@ pub(crate) fn run(g: &Globals, cmd: QueueCommand) -> Result<u8> {
             Ok(exit::OK)
         }
         QueueCommand::Show { id } => {
-            let Some(m) = open(g)?.get(&id).map_err(relay_exit)? else {
+            let Some(m) = open(g)?.get(&id).map_err(anyhow::Error::from)? else {
                 return Err(Exit {
                     code: exit::NOT_FOUND,
                     message: format!("no queued message has the id {id}"),
@@ -148,7 +147,9 @@ pub(crate) fn run(g: &Globals, cmd: QueueCommand) -> Result<u8> {
         }
         QueueCommand::Run => run_once(g),
         QueueCommand::Flush => {
-            let n = open(g)?.flush(context::now()?).map_err(relay_exit)?;
+            let n = open(g)?
+                .flush(context::now()?)
+                .map_err(anyhow::Error::from)?;
             if !g.quiet && !g.json {
                 outln!("{n} deferred message(s) made due now");
             }
@@ -157,9 +158,11 @@ pub(crate) fn run(g: &Globals, cmd: QueueCommand) -> Result<u8> {
         QueueCommand::Delete { ids, failed, all } => {
             let mut spool = open(g)?;
             let n = if all || failed {
-                spool.delete_all(failed && !all).map_err(relay_exit)?
+                spool
+                    .delete_all(failed && !all)
+                    .map_err(anyhow::Error::from)?
             } else {
-                spool.delete(&ids).map_err(relay_exit)?
+                spool.delete(&ids).map_err(anyhow::Error::from)?
             };
             if g.json {
                 outln!("{}", serde_json::json!({"deleted": n}));

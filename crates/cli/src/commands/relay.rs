@@ -9,22 +9,7 @@ use mailcert_relay::{AuthConfig, RelayConfig, rustls};
 
 use super::Globals;
 use crate::args::RelayArgs;
-use crate::{Exit, context, exit};
-
-/// Maps a relay error to the contract's exit code.
-pub(crate) fn relay_exit(e: mailcert_relay::RelayError) -> anyhow::Error {
-    let code = match e.kind() {
-        mailcert_store::ErrorKind::Rejected => exit::REJECTED,
-        mailcert_store::ErrorKind::NotFound => exit::NOT_FOUND,
-        mailcert_store::ErrorKind::Usage => exit::USAGE,
-        _ => exit::ERROR,
-    };
-    Exit {
-        code,
-        message: e.to_string(),
-    }
-    .into()
-}
+use crate::{context, exit};
 
 /// The STARTTLS configuration from a certificate of the End Entity store.
 fn tls_config(g: &Globals, reference: &str) -> Result<Arc<rustls::ServerConfig>> {
@@ -33,7 +18,7 @@ fn tls_config(g: &Globals, reference: &str) -> Result<Arc<rustls::ServerConfig>>
     for w in &id.warnings {
         errln!("mailcert: WARNING: {w}");
     }
-    mailcert_relay::server_config(&id).map_err(relay_exit)
+    mailcert_relay::server_config(&id).map_err(anyhow::Error::from)
 }
 
 pub(crate) fn run(g: &Globals, args: RelayArgs) -> Result<u8> {
@@ -69,7 +54,7 @@ pub(crate) fn run(g: &Globals, args: RelayArgs) -> Result<u8> {
     if let Some(reference) = &args.tls_certificate {
         config.tls = Some(tls_config(g, reference)?);
     }
-    config.validate().map_err(relay_exit)?;
+    config.validate().map_err(anyhow::Error::from)?;
     let stopping = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         signal_hook::flag::register(signal, stopping.clone())
@@ -94,6 +79,6 @@ pub(crate) fn run(g: &Globals, args: RelayArgs) -> Result<u8> {
             .ok();
         }
     })
-    .map_err(relay_exit)?;
+    .map_err(anyhow::Error::from)?;
     Ok(exit::OK)
 }

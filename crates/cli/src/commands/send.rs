@@ -216,7 +216,7 @@ fn queue_for_later(
     recipients: Vec<String>,
 ) -> Result<String> {
     let path = context::spool_path(g.spool.clone())?;
-    let mut spool = mailcert_relay::Spool::open(&path).map_err(super::relay::relay_exit)?;
+    let mut spool = mailcert_relay::Spool::open(&path).map_err(anyhow::Error::from)?;
     let ids = spool
         .insert(
             &[mailcert_relay::NewMessage {
@@ -228,7 +228,7 @@ fn queue_for_later(
             }],
             context::now()?,
         )
-        .map_err(super::relay::relay_exit)?;
+        .map_err(anyhow::Error::from)?;
     Ok(ids.into_iter().next().unwrap_or_default())
 }
 

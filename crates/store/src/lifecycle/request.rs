@@ -81,7 +81,7 @@ fn algorithm(
     let ec = |curve: &str, own: Hash, alg: &'static SignatureAlgorithm| {
         if hash_given && hash != own {
             Err(rejected(format!(
-                "an ECDSA {curve} request is signed with {}; --hash {} is not available for it",
+                "an ECDSA {curve} request is signed with {}; hash {} is not available for it",
                 own.as_str(),
                 hash.as_str()
             )))
@@ -350,8 +350,7 @@ pub fn new_request(farm: &mut Farm, spec: &RequestSpec, now: i64) -> Result<Requ
         KeyAlgorithm::Ecc => {
             if spec.key_size.is_some() {
                 return Err(rejected(
-                    "--key-size is for RSA; an ECC key's size is its curve (--elliptic-curve)"
-                        .into(),
+                    "a key size is for RSA; an ECC key's size is its curve".into(),
                 ));
             }
             match spec.curve.unwrap_or(defaults.elliptic_curve) {
@@ -490,7 +489,7 @@ pub fn renew(
             return Err(Error::Rejected {
                 rule: "renew",
                 message: format!(
-                    "{} has no private key in the farm, so --same-key cannot be used",
+                    "{} has no private key in the farm, so the renewal cannot keep the same key",
                     old.facts.describe()
                 ),
             });

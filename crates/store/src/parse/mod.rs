@@ -73,7 +73,7 @@ pub fn parse_bundle(
             return Err(Error::bad_file(
                 input.path,
                 format!(
-                    "carries its own private key, and --key {} was given too; give one of them",
+                    "carries its own private key, and the key file {} was given too; give one of them",
                     kf.path.display()
                 ),
             ));
@@ -89,7 +89,7 @@ pub fn parse_bundle(
         let problem = if contents.keys.is_empty() {
             "holds no certificate"
         } else {
-            "holds a private key but no certificate (give the certificate file, with this file as --key)"
+            "holds a private key but no certificate (give the certificate file, with this file as its key)"
         };
         return Err(Error::bad_file(input.path, problem));
     }
