@@ -4,7 +4,8 @@
 //!
 //! Server-rendered HTML forms that work without JavaScript. Every change goes through
 //! the same library functions the `mailcert` CLI calls (mailcert-store, mailcert-binding),
-//! so the rules are the same and nothing here writes SQL. The Queue page shows this
+//! so the rules are the same and nothing here writes SQL; the audit trail names the
+//! client address each change came from. The Queue page shows this
 //! server's relay spool ([`ServeConfig::spool`]; mailcert-relay's `Spool`) with Retry
 //! and Delete, and the settings pages warn when mail sent with them is deferred or failed.
 //!

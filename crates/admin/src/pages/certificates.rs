@@ -1,6 +1,8 @@
-//! "Manage certificates": the list with filters, import by upload, and for one
-//! certificate its details, rename, move, remove (with confirmation) and export. Every
-//! change goes through the store's functions, so the CLI's rules apply unchanged.
+//! "Manage certificates": the list with filters, a search (name, subject, thumbprint)
+//! and pages of [`PAGE_SIZE`], import by upload, and for one certificate its details,
+//! rename, move, remove (with confirmation), export, and for a keyless one the upload
+//! of its private key. Every change goes through the store's functions, so the CLI's
+//! rules apply unchanged.
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -1,9 +1,11 @@
 //! "Outgoing E-Mail Settings" for the farm and for each web application, with SharePoint's
 //! fields, the client certificate drop-down (eligible End Entity certificates only), and
-//! the test buttons. Saving calls `mailcert_binding::set`, so the rules of
-//! `mailcert smtp set` apply; a broken rule is shown beside its field with the user's
-//! input kept, and nothing changes. When this server's queue holds deferred or failed
-//! mail sent with the settings shown, a warning with the last reply links to the Queue.
+//! the test buttons; above [`SEARCH_ABOVE`] certificates a search box with suggestions
+//! picks one. "Use the farm's settings" asks for confirmation first. Saving calls
+//! `mailcert_binding::set`, so the rules of `mailcert smtp set` apply; a broken rule is
+//! shown beside its field with the user's input kept, and nothing changes. When this
+//! server's queue holds deferred or failed mail sent with the settings shown, a warning
+//! with the last reply links to the Queue.
 
 use std::path::Path;
 use std::str::FromStr;
