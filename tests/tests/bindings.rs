@@ -214,11 +214,28 @@ fn every_rule_refuses_with_exit_3_and_changes_nothing() {
     let pw = f.dir.path().join("pw");
     std::fs::write(&pw, "Sup3r-s3cret!\n").unwrap();
     let pw = pw.to_str().unwrap();
+    // The password rules live in the binding crate, for the web page as for the CLI.
+    let empty_pw = f.dir.path().join("empty-pw");
+    std::fs::write(&empty_pw, "\n").unwrap();
+    let empty_pw = empty_pw.to_str().unwrap();
+    let nul_pw = f.dir.path().join("nul-pw");
+    std::fs::write(&nul_pw, "se\0cret\n").unwrap();
+    let nul_pw = nul_pw.to_str().unwrap();
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["--smtp-server", "bad host name"], "server"),
         (vec!["--smtp-server", "relay..contoso.com"], "server"),
         (vec!["--port", "0"], "port"),
         (vec!["--port", "70000"], "port"),
+        (vec!["--port", "smtp"], "port"),
+        (vec!["--port", "99999999999"], "port"),
+        (
+            vec!["--smtp-user", "svc", "--smtp-password-file", empty_pw],
+            "credentials",
+        ),
+        (
+            vec!["--smtp-user", "svc", "--smtp-password-file", nul_pw],
+            "credentials",
+        ),
         (vec!["--from", "not-an-address"], "address"),
         (vec!["--reply-to", "x@"], "address"),
         (vec!["--charset", "klingon-8"], "charset"),

@@ -8,6 +8,7 @@
 
 mod error;
 mod health;
+mod rules;
 mod service;
 mod settings;
 mod webapp;
@@ -17,6 +18,7 @@ pub use health::{
     HEALTH_RULES, HealthFinding, HealthReport, Severity, due_notifications, health,
     notification_text, record_notified,
 };
+pub use rules::{RULES, Rule, parse_port, port_from};
 pub use service::{
     Effective, Saved, SendPlan, Source, Target, add_webapp, clear, effective, host_name,
     list_webapps, plan, remove_webapp, set,

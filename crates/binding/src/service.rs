@@ -2,6 +2,7 @@
 //! settings a web application sends with, and their health. Each change is one
 //! transaction with its audit lines.
 
+use crate::rules::Rule;
 use mailcert_store::{CertRecord, Farm, Scope, SettingsRow, Tx, WebAppRow};
 use zeroize::Zeroizing;
 
@@ -109,7 +110,7 @@ fn password_follows_server(before: &SmtpSettings, after: &SmtpSettings) -> Optio
     }
     Some(Violation {
         field: Field::Credentials,
-        rule: "password-follows-server",
+        rule: Rule::PasswordFollowsServer.name(),
         message: format!(
             "the stored SMTP password was given for {} at {}:{}; a change of {} needs the password again, or the credentials removed",
             before.smtp_user.as_deref().unwrap_or("(no user)"),
@@ -217,7 +218,7 @@ pub fn remove_webapp(farm: &mut Farm, url: &WebAppUrl, force: bool, now: i64) ->
             if !force {
                 return Err(Error::one(
                     Field::Certificate,
-                    "bound",
+                    Rule::Bound.name(),
                     format!(
                         "web application {url} has certificate {c} bound to its own settings; removing it drops that binding, so force the removal to do so"
                     ),
@@ -377,6 +378,10 @@ pub fn set(farm: &mut Farm, target: &Target, change: SettingsChange, now: i64) -
         let mut new_password = None;
         match &change.credentials {
             Some(Some(c)) => {
+                let broken = crate::rules::credential_violations(&c.user, &c.password);
+                if !broken.is_empty() {
+                    return Err(Error::Invalid(broken));
+                }
                 s.smtp_user = Some(c.user.trim().to_string());
                 s.has_password = true;
                 new_password = Some(c.password.clone());
@@ -420,7 +425,11 @@ pub fn set(farm: &mut Farm, target: &Target, change: SettingsChange, now: i64) -
             && let Some(c) = tx.by_sha1(sha1)?
             && let Some(why) = mailcert_store::check_tls_sender_name(&c.facts, name)
         {
-            return Err(Error::one(Field::TlsSenderName, "tls-sender-name", why));
+            return Err(Error::one(
+                Field::TlsSenderName,
+                Rule::TlsSenderName.name(),
+                why,
+            ));
         }
         let valid: ValidatedSmtpSettings = validate(s, check.as_ref())?;
         let v = valid.get();
@@ -630,7 +639,7 @@ pub fn plan(farm: &mut Farm, target: &Target, now: i64) -> Result<SendPlan> {
                 .iter()
                 .map(|p| crate::error::Violation {
                     field: Field::Certificate,
-                    rule: "certificate-eligible",
+                    rule: Rule::CertificateEligible.name(),
                     message: p.clone(),
                 })
                 .collect(),
@@ -685,7 +694,7 @@ pub fn plan(farm: &mut Farm, target: &Target, now: i64) -> Result<SendPlan> {
                 .map_err(|e| match e {
                     mailcert_store::Error::Decrypt { .. } => Error::Invalid(vec![Violation {
                         field: Field::Credentials,
-                        rule: "password-follows-server",
+                        rule: Rule::PasswordFollowsServer.name(),
                         message: format!(
                             "the stored SMTP password of {} does not belong to {} at {}:{} (it was given for other settings, or by an older mailcert); give the user and password again",
                             source_target.label(),

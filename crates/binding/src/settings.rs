@@ -2,6 +2,7 @@
 //! the change a user asks for (what is left out keeps its value), and the rules that
 //! decide whether the result may be stored.
 
+use crate::rules::Rule;
 use std::fmt;
 use std::str::FromStr;
 
@@ -242,19 +243,23 @@ pub fn validate(
         })
     };
     if s.smtp_server.trim().is_empty() {
-        push(Field::Server, "server", "an SMTP server is required".into());
+        push(
+            Field::Server,
+            Rule::Server.name(),
+            "an SMTP server is required".into(),
+        );
     } else if !valid_host(&s.smtp_server) {
         push(
             Field::Server,
-            "server",
+            Rule::Server.name(),
             format!("'{}' is not a host name or IP address", s.smtp_server),
         );
     }
     if s.port == 0 {
         push(
             Field::Port,
-            "port",
-            "the port must be between 1 and 65535".into(),
+            Rule::Port.name(),
+            crate::rules::port_message().into(),
         );
     }
     for (field, value) in [
@@ -264,13 +269,13 @@ pub fn validate(
         if let Some(a) = value
             && let Err(e) = parse_mailbox(a)
         {
-            push(field, "address", e);
+            push(field, Rule::Address.name(), e);
         }
     }
     if !CHARSETS.contains(&s.charset.as_str()) {
         push(
             Field::Charset,
-            "charset",
+            Rule::Charset.name(),
             format!(
                 "'{}' is not a supported character set (e.g. utf-8, iso-8859-1, windows-1252)",
                 s.charset
@@ -282,7 +287,7 @@ pub fn validate(
     {
         push(
             Field::Helo,
-            "helo",
+            Rule::Helo.name(),
             format!("'{h}' is not a valid HELO host name"),
         );
     }
@@ -290,21 +295,21 @@ pub fn validate(
         if u.trim().is_empty() {
             push(
                 Field::Credentials,
-                "credentials",
+                Rule::Credentials.name(),
                 "the SMTP user name is empty".into(),
             );
         }
         if !s.has_password {
             push(
                 Field::Credentials,
-                "credentials",
+                Rule::Credentials.name(),
                 "an SMTP user needs a password".into(),
             );
         }
         if s.encryption == Encryption::None {
             push(
                 Field::Credentials,
-                "credentials-need-tls",
+                Rule::CredentialsNeedTls.name(),
                 "SMTP credentials need encryption (starttls or tls): a password never travels in clear".into(),
             );
         }
@@ -318,7 +323,7 @@ pub fn validate(
         {
             push(
                 Field::TlsSenderName,
-                "tls-sender-name",
+                Rule::TlsSenderName.name(),
                 format!(
                     "'{n}' is not a certificate name such as mail.contoso.com or *.contoso.com"
                 ),
@@ -328,7 +333,7 @@ pub fn validate(
     if s.certificate.is_some() && s.encryption == Encryption::None {
         push(
             Field::Certificate,
-            "certificate-needs-tls",
+            Rule::CertificateNeedsTls.name(),
             "a client certificate needs encryption (starttls or tls); it is presented in the TLS handshake".into(),
         );
     }
@@ -337,7 +342,7 @@ pub fn validate(
     {
         push(
             Field::Certificate,
-            "certificate-eligible",
+            Rule::CertificateEligible.name(),
             format!(
                 "certificate {} is not eligible for SMTP client authentication: {}",
                 c.described,

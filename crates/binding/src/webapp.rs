@@ -1,5 +1,6 @@
 //! Web application URLs, normalised so that one application has one spelling.
 
+use crate::rules::Rule;
 use std::fmt;
 
 use crate::error::{Error, Field, Result};
@@ -12,7 +13,8 @@ pub struct WebAppUrl(String);
 impl WebAppUrl {
     /// Parses and normalises; only http and https URLs with a host are web applications.
     pub fn parse(input: &str) -> Result<WebAppUrl> {
-        let bad = |why: String| Error::one(Field::Url, "url", format!("'{input}' {why}"));
+        let bad =
+            |why: String| Error::one(Field::Url, Rule::Url.name(), format!("'{input}' {why}"));
         let u = url::Url::parse(input.trim()).map_err(|e| match e {
             url::ParseError::RelativeUrlWithoutBase => bad(format!(
                 "is not a URL: a web application's URL starts with https:// or http://, such as https://{}",

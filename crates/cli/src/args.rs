@@ -393,7 +393,7 @@ pub(crate) enum SmtpCommand {
         smtp_server: Option<String>,
         /// Port (default 25; 465 for implicit TLS).
         #[arg(long, value_name = "N")]
-        port: Option<u32>,
+        port: Option<String>,
         /// starttls (default), tls (implicit TLS) or none.
         #[arg(long, value_name = "MODE", conflicts_with = "disable_smtp_encryption")]
         encryption: Option<mailcert_binding::Encryption>,

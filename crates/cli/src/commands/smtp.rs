@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 use mailcert_binding::{
-    Credentials, Effective, Encryption, Field, SettingsChange, Source, Target, Violation, WebAppUrl,
+    Credentials, Effective, Encryption, SettingsChange, Source, Target, WebAppUrl,
 };
 use mailcert_store::rfc3339;
 
@@ -142,15 +142,6 @@ fn show_text(e: &Effective) -> String {
     out
 }
 
-fn bad_port() -> anyhow::Error {
-    mailcert_binding::Error::Invalid(vec![Violation {
-        field: Field::Port,
-        rule: "port",
-        message: "the port must be between 1 and 65535".into(),
-    }])
-    .into()
-}
-
 pub(crate) fn run(g: &Globals, cmd: SmtpCommand) -> Result<u8> {
     let mut farm = context::open(g.db.clone())?;
     let now = context::now()?;
@@ -174,15 +165,10 @@ pub(crate) fn run(g: &Globals, cmd: SmtpCommand) -> Result<u8> {
             tls_sender_name,
         } => {
             let target = target(&t)?;
-            let port = match port {
-                Some(p) => Some(
-                    u16::try_from(p)
-                        .ok()
-                        .filter(|p| *p > 0)
-                        .ok_or_else(bad_port)?,
-                ),
-                None => None,
-            };
+            let port = port
+                .as_deref()
+                .map(mailcert_binding::parse_port)
+                .transpose()?;
             let credentials = match (smtp_user, no_smtp_credentials) {
                 (Some(user), _) => {
                     let src = crate::args::PasswordSource {
@@ -202,14 +188,6 @@ pub(crate) fn run(g: &Globals, cmd: SmtpCommand) -> Result<u8> {
                             .into());
                         }
                     };
-                    if password.is_empty() {
-                        return Err(mailcert_binding::Error::Invalid(vec![Violation {
-                            field: Field::Credentials,
-                            rule: "credentials",
-                            message: "the SMTP password is empty".into(),
-                        }])
-                        .into());
-                    }
                     Some(Some(Credentials { user, password }))
                 }
                 (None, true) => Some(None),
