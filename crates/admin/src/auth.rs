@@ -12,8 +12,8 @@ use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::error::PageError;
 use crate::html::{Chrome, Nav};
-use crate::pages::PageError;
 use crate::session::{Flash, SessionId};
 use crate::state::{AppState, Shared, with_farm};
 

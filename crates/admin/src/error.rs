@@ -1,8 +1,16 @@
-//! The errors Central Administration reports to its caller (the CLI): what kept it from
-//! starting or from setting the administrator password.
+//! The errors of Central Administration: [`AdminError`], what kept it from starting or
+//! from setting the administrator password (reported to the CLI), and [`PageError`],
+//! why a page could not be shown (rendered as an error page).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use mailcert_store::ErrorKind;
+use maud::html;
+
+use crate::html::{Chrome, Nav, page};
 
 /// Errors from [`crate::set_password`], [`crate::bind`] and [`crate::serve`].
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +73,89 @@ impl AdminError {
                 mailcert_store::ErrorKind::Rejected
             }
             _ => mailcert_store::ErrorKind::Input,
+        }
+    }
+}
+
+/// Why a page could not be shown; rendered as an error page with the right status.
+#[derive(Debug)]
+pub(crate) enum PageError {
+    /// The thing asked for does not exist.
+    NotFound(String),
+    /// The request makes no sense.
+    BadRequest(String),
+    /// Refused: not signed in, or a missing/wrong CSRF token.
+    Forbidden(String),
+    /// The body is over the size limit.
+    TooLarge(String),
+    /// Something failed on the server (database, master key, …).
+    Internal(String),
+}
+
+impl PageError {
+    fn parts(&self) -> (StatusCode, &'static str, &str) {
+        match self {
+            PageError::NotFound(m) => (StatusCode::NOT_FOUND, "Not found", m),
+            PageError::BadRequest(m) => (StatusCode::BAD_REQUEST, "Bad request", m),
+            PageError::Forbidden(m) => (StatusCode::FORBIDDEN, "Refused", m),
+            PageError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, "Too large", m),
+            PageError::Internal(m) => (StatusCode::INTERNAL_SERVER_ERROR, "Error", m),
+        }
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let (status, title, message) = self.parts();
+        let body = page(
+            title,
+            &Chrome {
+                csrf: None,
+                flashes: &[],
+                active: Nav::None,
+                health: None,
+            },
+            html! {
+                div.flash.error role="alert" { strong { (message) } }
+                p { a href="/certificates" { "Back to Central Administration" } }
+            },
+        );
+        (status, body).into_response()
+    }
+}
+
+impl From<mailcert_store::Error> for PageError {
+    fn from(e: mailcert_store::Error) -> Self {
+        let m = e.to_string();
+        match e.kind() {
+            ErrorKind::NotFound => PageError::NotFound(m),
+            ErrorKind::Usage | ErrorKind::Rejected => PageError::BadRequest(m),
+            _ => PageError::Internal(m),
+        }
+    }
+}
+
+impl From<mailcert_binding::Error> for PageError {
+    fn from(e: mailcert_binding::Error) -> Self {
+        match e {
+            mailcert_binding::Error::Store(s) => s.into(),
+            other => {
+                let m = other.to_string();
+                match other.kind() {
+                    ErrorKind::NotFound => PageError::NotFound(m),
+                    ErrorKind::Input => PageError::Internal(m),
+                    _ => PageError::BadRequest(m),
+                }
+            }
+        }
+    }
+}
+
+impl From<AdminError> for PageError {
+    fn from(e: AdminError) -> Self {
+        match e {
+            AdminError::Store(s) => s.into(),
+            other => PageError::Internal(other.to_string()),
         }
     }
 }

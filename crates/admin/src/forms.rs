@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use zeroize::Zeroizing;
 
 use crate::auth::{Admin, session_id};
-use crate::pages::PageError;
+use crate::error::PageError;
 use crate::session::SessionId;
 use crate::state::Shared;
 

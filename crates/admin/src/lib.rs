@@ -38,6 +38,7 @@ mod auth;
 mod csrf;
 mod error;
 mod forms;
+mod hex;
 mod html;
 mod pages;
 mod password;

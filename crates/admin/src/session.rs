@@ -38,12 +38,12 @@ impl SessionId {
 
     /// The cookie value (hex).
     pub(crate) fn to_cookie_value(&self) -> String {
-        crate::csrf::hex(&self.0)
+        crate::hex::encode(&self.0)
     }
 
     /// Reads a cookie value back; `None` unless it is 64 hex digits.
     pub(crate) fn from_cookie_value(s: &str) -> Option<SessionId> {
-        let bytes = crate::csrf::unhex(s)?;
+        let bytes = crate::hex::decode(s)?;
         Some(SessionId(bytes.try_into().ok()?))
     }
 

@@ -11,7 +11,7 @@ use mailcert_store::Farm;
 
 use crate::auth::Throttle;
 use crate::csrf::CsrfKey;
-use crate::pages::PageError;
+use crate::error::PageError;
 use crate::session::{Flash, SessionId, SessionStore};
 use crate::tester::MailTester;
 

@@ -1350,7 +1350,9 @@ pub(crate) async fn export(
                     (header::CONTENT_TYPE, mime.to_string()),
                     (header::CONTENT_DISPOSITION, disposition),
                 ],
-                exported.bytes.to_vec(),
+                // The buffer (a key, in a PFX or PEM export) is wiped when the response
+                // is done with it, not copied out of its Zeroizing first.
+                axum::body::Body::from(axum::body::Bytes::from_owner(exported.bytes)),
             )
                 .into_response()
         }

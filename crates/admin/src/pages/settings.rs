@@ -179,13 +179,13 @@ fn build_change(
     let mut errors = Vec::new();
     let port = match v.port.trim() {
         "" => None,
-        p => match p.parse::<u16>() {
-            Ok(n) if n > 0 => Some(n),
-            _ => {
-                errors.push((
-                    Field::Port,
-                    format!("'{p}' is not a port: give a number between 1 and 65535"),
-                ));
+        // The binding crate's port rule, as the CLI applies it.
+        p => match mailcert_binding::parse_port(p) {
+            Ok(n) => Some(n),
+            Err(e) => {
+                for v in e.violations() {
+                    errors.push((Field::Port, v.message.clone()));
+                }
                 None
             }
         },
