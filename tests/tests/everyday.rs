@@ -36,7 +36,10 @@ fn import_again_with_exportable_marks_the_key_exportable_audited() {
         "client-p256.key",
         "--exportable",
     ]);
-    assert!(r.stdout.contains("private key now exportable"), "{r:?}");
+    assert!(
+        r.stdout.contains("private key made exportable for"),
+        "{r:?}"
+    );
     let r = f.ok(&[
         "cert",
         "export",

@@ -189,7 +189,7 @@ pub(crate) fn yes_no(yes: bool) -> Markup {
 
 /// The date part (YYYY-MM-DD) of a Unix time, UTC.
 pub(crate) fn date(secs: i64) -> String {
-    mailcert_store::rfc3339(secs).chars().take(10).collect()
+    mailcert_store::date(secs)
 }
 
 /// Date and time of a Unix time, UTC, for people.

@@ -73,7 +73,7 @@ pub(crate) fn cert_json<'a>(c: &'a CertRecord, now: i64, bound_to: Vec<String>) 
 }
 
 fn date(t: i64) -> String {
-    rfc3339(t).chars().take(10).collect()
+    mailcert_store::date(t)
 }
 
 /// Width of the NAME column unless `--wide` makes room for the longest name.

@@ -124,6 +124,11 @@ pub fn days_until(t: i64, now: i64) -> i64 {
     (t - now).div_euclid(86_400)
 }
 
+/// The date part (YYYY-MM-DD, UTC) of Unix seconds, as lists and pages show expiry.
+pub fn date(secs: i64) -> String {
+    rfc3339(secs).chars().take(10).collect()
+}
+
 /// Formats Unix seconds as an RFC 3339 UTC time.
 pub fn rfc3339(secs: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(secs)

@@ -43,6 +43,19 @@ pub enum Outcome {
     ExportableSet,
 }
 
+impl Outcome {
+    /// What happened, as words that go before the certificate's name ("private key
+    /// added to relay-2026"): the CLI and the web page say it the same way.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Outcome::Added => "added",
+            Outcome::AlreadyPresent => "already present",
+            Outcome::KeyAdded => "private key added to",
+            Outcome::ExportableSet => "private key made exportable for",
+        }
+    }
+}
+
 /// One certificate's result.
 #[derive(Debug, Clone)]
 pub struct Imported {

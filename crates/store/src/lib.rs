@@ -23,7 +23,7 @@ mod server_identity;
 pub use chain::issuers;
 pub use connector::{check_tls_sender_name, dns_names, name_matches};
 pub use eligibility::{
-    Finding, RULES, Rule, RuleId, Subject, check, days_until, evaluate, intrinsic_ok, rfc3339,
+    Finding, RULES, Rule, RuleId, Subject, check, date, days_until, evaluate, intrinsic_ok, rfc3339,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use export::{ExportFormat, ExportRequest, Exported, PfxEncryption, export, open_private_key};

@@ -4,7 +4,6 @@
 //! of its private key. Every change goes through the store's functions, so the CLI's
 //! rules apply unchanged.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -188,17 +187,6 @@ impl<'a> Paged<'a> {
     }
 }
 
-/// Every binding, by certificate SHA-1 ("farm" or web application URLs).
-fn bound_map(tx: &mailcert_store::Tx<'_>) -> mailcert_store::Result<HashMap<String, Vec<String>>> {
-    let mut map: HashMap<String, Vec<String>> = HashMap::new();
-    for b in tx.bindings(None)? {
-        map.entry(b.certificate_sha1.clone())
-            .or_default()
-            .push(b.label());
-    }
-    Ok(map)
-}
-
 /// `GET /certificates`: the list, filtered by the query, with the import form.
 pub(crate) async fn list(
     State(state): State<Shared>,
@@ -210,7 +198,7 @@ pub(crate) async fn list(
     let search = filters.clone();
     let rows = with_farm(&state, move |farm, now| {
         Ok(farm.read(|tx| {
-            let bound = bound_map(tx)?;
+            let bound = tx.bound_by_certificate()?;
             let mut rows = Vec::new();
             tx.list_each(&filter, now, |c| {
                 if !search.matches(&c) {
@@ -455,15 +443,6 @@ fn import_form(csrf: &str) -> Markup {
     }
 }
 
-fn outcome_word(o: Outcome) -> &'static str {
-    match o {
-        Outcome::Added => "added",
-        Outcome::AlreadyPresent => "already present",
-        Outcome::KeyAdded => "private key added to",
-        Outcome::ExportableSet => "private key made exportable for",
-    }
-}
-
 fn import_flash(file: &str, report: &ImportReport, now: i64) -> Flash {
     let leaf = &report.leaf.record;
     let reasons: Vec<String> = leaf.findings(now).iter().map(|f| f.message()).collect();
@@ -490,7 +469,7 @@ fn import_flash(file: &str, report: &ImportReport, now: i64) -> Flash {
     for c in &report.chain {
         lines.push(format!(
             "Chain: {} {} ({})",
-            outcome_word(c.outcome),
+            c.outcome.describe(),
             c.record.display_name(),
             c.record.store.display_name()
         ));
@@ -509,7 +488,7 @@ fn import_flash(file: &str, report: &ImportReport, now: i64) -> Flash {
         },
         format!(
             "{file}: {} {} in {}",
-            outcome_word(report.leaf.outcome),
+            report.leaf.outcome.describe(),
             leaf.display_name(),
             leaf.store.display_name()
         ),
@@ -967,7 +946,7 @@ fn pair_key(
         return Err(format!(
             "the key file did not add a key to {} ({}).",
             cert.display_name(),
-            outcome_word(report.leaf.outcome)
+            report.leaf.outcome.describe()
         ));
     }
     Ok(Flash::new(

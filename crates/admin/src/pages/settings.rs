@@ -17,7 +17,7 @@ use mailcert_binding::{
     CHARSETS, Credentials, Effective, Encryption, Field, SettingsChange, SmtpSettings, Source,
     Target, WebAppUrl,
 };
-use mailcert_store::{CertFilter, CertRecord, Farm, StoreName};
+use mailcert_store::{CertRecord, Farm};
 use maud::{Markup, html};
 use zeroize::Zeroizing;
 
@@ -278,22 +278,7 @@ impl Loaded {
 
 /// Eligible certificates of the End Entity store, as the store's filter finds them.
 fn eligible(farm: &mut Farm, now: i64) -> mailcert_store::Result<Vec<CertRecord>> {
-    farm.read(|tx| {
-        let mut out = Vec::new();
-        tx.list_each(
-            &CertFilter {
-                store: Some(StoreName::EndEntity),
-                eligible: true,
-                ..CertFilter::default()
-            },
-            now,
-            |c| {
-                out.push(c);
-                Ok(())
-            },
-        )?;
-        Ok(out)
-    })
+    farm.read(|tx| tx.eligible_end_entity(now))
 }
 
 fn load(
@@ -1037,7 +1022,7 @@ mod tests {
                 is_ca: false,
                 self_signed: false,
             },
-            store: StoreName::EndEntity,
+            store: mailcert_store::StoreName::EndEntity,
             friendly_name: friendly.map(str::to_string),
             has_private_key: true,
             exportable: false,

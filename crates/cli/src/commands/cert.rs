@@ -322,14 +322,7 @@ fn report_change(g: &Globals, c: &CertRecord, what: &str, cleared: &[String]) ->
 
 /// Every binding, by certificate SHA-1: the contract's `bound_to`.
 pub(crate) fn bound_map(farm: &mut Farm) -> Result<HashMap<String, Vec<String>>> {
-    let all = farm.read(|tx| tx.bindings(None))?;
-    let mut map: HashMap<String, Vec<String>> = HashMap::new();
-    for b in all {
-        map.entry(b.certificate_sha1.clone())
-            .or_default()
-            .push(b.label());
-    }
-    Ok(map)
+    Ok(farm.read(|tx| tx.bound_by_certificate())?)
 }
 
 fn bound_of(map: &HashMap<String, Vec<String>>, c: &CertRecord) -> Vec<String> {
@@ -525,15 +518,6 @@ fn parse_file(
     Ok(bundle)
 }
 
-fn outcome_word(o: Outcome) -> &'static str {
-    match o {
-        Outcome::Added => "added",
-        Outcome::AlreadyPresent => "already present",
-        Outcome::KeyAdded => "private key added",
-        Outcome::ExportableSet => "private key now exportable",
-    }
-}
-
 fn import(
     g: &Globals,
     farm: &mut Farm,
@@ -624,7 +608,7 @@ fn import(
                     outln!(
                         "{}: {} {} [{}] {} ({verdict})",
                         file.display(),
-                        outcome_word(report.leaf.outcome),
+                        report.leaf.outcome.describe(),
                         r.display_name(),
                         r.store,
                         r.facts.thumbprint_sha1,
@@ -652,7 +636,7 @@ fn import(
                     for c in &report.chain {
                         outln!(
                             "  chain: {} {} [{}] {}",
-                            outcome_word(c.outcome),
+                            c.outcome.describe(),
                             c.record.display_name(),
                             c.record.store,
                             c.record.facts.thumbprint_sha1

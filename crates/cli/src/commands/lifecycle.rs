@@ -188,7 +188,7 @@ pub(crate) fn request(g: &Globals, farm: &mut Farm, cmd: RequestCommand, now: i6
                         r.key_id,
                         r.common_name,
                         r.key_type,
-                        rfc3339(r.created).chars().take(10).collect::<String>(),
+                        mailcert_store::date(r.created),
                         r.friendly_name.as_deref().unwrap_or("-"),
                         r.renews.as_deref().unwrap_or("-")
                     );

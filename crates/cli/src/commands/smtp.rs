@@ -123,10 +123,7 @@ fn show_text(e: &Effective) -> String {
                 "{} ({}) [Expiration: {}] {}",
                 c.facts.subject_cn.as_deref().unwrap_or(&c.facts.subject),
                 c.friendly_name.as_deref().unwrap_or("no friendly name"),
-                rfc3339(c.facts.not_after)
-                    .chars()
-                    .take(10)
-                    .collect::<String>(),
+                mailcert_store::date(c.facts.not_after),
                 c.facts.thumbprint_sha1
             ),
             (Some(sha1), None) => format!("{sha1} (no longer in the farm)"),

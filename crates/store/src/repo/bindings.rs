@@ -241,6 +241,19 @@ impl Tx<'_> {
             .collect::<rusqlite::Result<_>>()?)
     }
 
+    /// Every binding, by certificate SHA-1: the labels ("farm" or web application
+    /// URLs) that the contract's `bound_to` lists.
+    pub fn bound_by_certificate(&self) -> Result<std::collections::HashMap<String, Vec<String>>> {
+        let mut map: std::collections::HashMap<String, Vec<String>> =
+            std::collections::HashMap::new();
+        for b in self.bindings(None)? {
+            map.entry(b.certificate_sha1.clone())
+                .or_default()
+                .push(b.label());
+        }
+        Ok(map)
+    }
+
     /// Points every binding of certificate `from` at `to` (None unbinds); returns how many.
     pub fn rebind(&self, from: &str, to: Option<&str>, now: i64) -> Result<usize> {
         Ok(self.sql().execute(

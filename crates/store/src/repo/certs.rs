@@ -354,6 +354,26 @@ impl<'a> Tx<'a> {
             .collect::<rusqlite::Result<_>>()?)
     }
 
+    /// The certificates a binding may use now: End Entity, eligible for SMTP client
+    /// authentication (what the web page's drop-down offers and `cert list --eligible`
+    /// shows).
+    pub fn eligible_end_entity(&self, now: i64) -> Result<Vec<CertRecord>> {
+        let mut out = Vec::new();
+        self.list_each(
+            &CertFilter {
+                store: Some(crate::StoreName::EndEntity),
+                eligible: true,
+                ..CertFilter::default()
+            },
+            now,
+            |c| {
+                out.push(c);
+                Ok(())
+            },
+        )?;
+        Ok(out)
+    }
+
     /// Lists certificates matching the filter at time `now`, calling `each` per row so
     /// that large farms stream instead of building a vector.
     pub fn list_each(
