@@ -604,8 +604,8 @@ pub struct SendPlan {
     pub password: Option<Zeroizing<String>>,
     /// The bound certificate's DER, then its intermediates (no root), when bound.
     pub chain: Vec<Vec<u8>>,
-    /// The bound certificate's PKCS#8 private key, decrypted.
-    pub key: Option<Zeroizing<Vec<u8>>>,
+    /// The bound certificate's private key, opened.
+    pub key: Option<mailcert_store::PrivateKey>,
     /// DER of every certificate in the farm's Root store.
     pub roots: Vec<Vec<u8>>,
 }

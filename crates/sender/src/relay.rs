@@ -51,7 +51,9 @@ pub fn connect_options(
             .map(|d| CertificateDer::from(d.clone()))
             .collect();
         // ClientIdentity wipes this copy once ring has parsed it.
-        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.to_vec()));
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+            key.dangerously_expose_pkcs8_der().to_vec(),
+        ));
         o.identity = Some(ClientIdentity::new(chain, key)?);
     }
     if let (Some(user), Some(pw)) = (&s.smtp_user, &plan.password) {

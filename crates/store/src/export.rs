@@ -8,7 +8,9 @@ use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 use crate::import::key_aad;
+use crate::key::PrivateKey;
 use crate::repo::{CertRecord, Farm};
+use crate::secret::SealedKey;
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,10 +93,10 @@ pub fn export(farm: &mut Farm, cert: &CertRecord, req: &ExportRequest<'_>) -> Re
         let sealed = tx.sealed_key(cert.id)?;
         Ok::<_, Error>((leaf, chain, sealed))
     })?;
-    let key = |sealed: &Option<Vec<u8>>| -> Result<Option<Zeroizing<Vec<u8>>>> {
+    let key = |sealed: &Option<SealedKey>| -> Result<Option<Zeroizing<Vec<u8>>>> {
         match (cert.exportable, sealed) {
             (true, Some(s)) => Ok(Some(farm.master_key()?.open(
-                s,
+                &s.0,
                 &key_aad(&cert.facts.thumbprint_sha1),
                 &format!("the private key of {}", cert.facts.thumbprint_sha1),
             )?)),
@@ -225,15 +227,15 @@ fn p7b<'a>(certs: impl Iterator<Item = &'a Vec<u8>>) -> Result<Vec<u8>> {
     ci.to_der().map_err(internal)
 }
 
-/// Decrypts the sealed private key of `cert` (for the sender); wiped when dropped.
-pub fn open_private_key(
-    farm: &Farm,
-    cert: &CertRecord,
-    sealed: &[u8],
-) -> Result<Zeroizing<Vec<u8>>> {
-    farm.master_key()?.open(
-        sealed,
-        &key_aad(&cert.facts.thumbprint_sha1),
-        &format!("the private key of {}", cert.facts.thumbprint_sha1),
-    )
+/// Opens the sealed private key of `cert` (for the sender, a renewal with the same key,
+/// the relay's TLS identity): the only way from a [`SealedKey`] to a key, and only for
+/// the certificate it was sealed for.
+pub fn open_private_key(farm: &Farm, cert: &CertRecord, sealed: &SealedKey) -> Result<PrivateKey> {
+    farm.master_key()?
+        .open(
+            &sealed.0,
+            &key_aad(&cert.facts.thumbprint_sha1),
+            &format!("the private key of {}", cert.facts.thumbprint_sha1),
+        )
+        .map(PrivateKey::from_pkcs8)
 }

@@ -37,6 +37,11 @@ impl PrivateKey {
         PrivateKey { pkcs8 }
     }
 
+    /// The PKCS#8 DER, moved out (still wiped when dropped).
+    pub(crate) fn into_pkcs8(self) -> Zeroizing<Vec<u8>> {
+        self.pkcs8
+    }
+
     /// The PKCS#8 DER. Named so that every use of the secret stands out in review.
     pub fn dangerously_expose_pkcs8_der(&self) -> &[u8] {
         &self.pkcs8

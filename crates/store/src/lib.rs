@@ -45,5 +45,5 @@ pub use repo::{
     AuditEntry, BindingRef, CertFilter, CertRecord, Farm, InitOutcome, NewCert, RequestRecord,
     Scope, SettingsRow, WebAppRow,
 };
-pub use secret::{MASTER_KEY_LEN, MasterKey};
+pub use secret::{MASTER_KEY_LEN, MasterKey, SealedKey};
 pub use server_identity::{ServerIdentity, server_identity};

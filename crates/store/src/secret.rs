@@ -18,6 +18,17 @@ pub const MASTER_KEY_LEN: usize = 32;
 /// First byte of every sealed value: the format version.
 const SEALED_V1: u8 = 1;
 
+/// A certificate's private key as the farm stores it: sealed under the master key, for
+/// that certificate alone. It has no public way to its bytes; it opens only through
+/// [`crate::open_private_key`], into a [`crate::PrivateKey`].
+pub struct SealedKey(pub(crate) Vec<u8>);
+
+impl std::fmt::Debug for SealedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SealedKey(<sealed>)")
+    }
+}
+
 /// The 32-byte key that seals every secret in a farm. Wiped on drop, redacted in Debug.
 pub struct MasterKey {
     bytes: Zeroizing<[u8; MASTER_KEY_LEN]>,

@@ -73,7 +73,7 @@ pub fn server_identity(farm: &mut Farm, reference: &str, now: i64) -> Result<Ser
     let key = crate::export::open_private_key(farm, &cert, &sealed)?;
     Ok(ServerIdentity {
         chain,
-        key,
+        key: key.into_pkcs8(),
         described,
         warnings,
     })

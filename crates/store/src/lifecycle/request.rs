@@ -496,7 +496,7 @@ pub fn renew(
         };
         let pkcs8 = crate::export::open_private_key(farm, &old, &sealed)?;
         let alg = algorithm(&old.facts.key_type, defaults.hash, false)?;
-        from_pkcs8(pkcs8, old.facts.key_type.clone(), alg)?
+        from_pkcs8(pkcs8.into_pkcs8(), old.facts.key_type.clone(), alg)?
     } else {
         let key_type = match &old.facts.key_type {
             KeyType::Rsa(bits) if RSA_KEY_SIZES.contains(bits) => KeyType::Rsa(*bits),

@@ -255,7 +255,7 @@ impl Tx<'_> {
     }
 
     /// Points every binding of certificate `from` at `to` (None unbinds); returns how many.
-    pub fn rebind(&self, from: &str, to: Option<&str>, now: i64) -> Result<usize> {
+    pub(crate) fn rebind(&self, from: &str, to: Option<&str>, now: i64) -> Result<usize> {
         Ok(self.sql().execute(
             "UPDATE smtp_settings SET certificate_sha1 = ?2, updated_at = ?3 WHERE certificate_sha1 = ?1",
             params![from.to_ascii_uppercase(), to.map(str::to_ascii_uppercase), now],

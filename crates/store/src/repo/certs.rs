@@ -190,7 +190,7 @@ impl<'a> Tx<'a> {
     }
 
     /// The certificate with this row id.
-    pub fn by_id(&self, id: i64) -> Result<CertRecord> {
+    pub(crate) fn by_id(&self, id: i64) -> Result<CertRecord> {
         let sql = format!("SELECT {COLUMNS} FROM certificates WHERE id = ?1");
         self.tx
             .query_row(&sql, [id], row_to_record)
@@ -298,7 +298,7 @@ impl<'a> Tx<'a> {
     }
 
     /// The sealed private key, if held.
-    pub fn sealed_key(&self, id: i64) -> Result<Option<Vec<u8>>> {
+    pub fn sealed_key(&self, id: i64) -> Result<Option<crate::SealedKey>> {
         Ok(self
             .tx
             .query_row(
@@ -306,7 +306,8 @@ impl<'a> Tx<'a> {
                 [id],
                 |r| r.get(0),
             )
-            .optional()?)
+            .optional()?
+            .map(crate::SealedKey))
     }
 
     /// The DER of a certificate.
@@ -319,7 +320,7 @@ impl<'a> Tx<'a> {
     }
 
     /// Sets a certificate's friendly name (None clears it).
-    pub fn set_friendly_name(&self, id: i64, name: Option<&str>) -> Result<()> {
+    pub(crate) fn set_friendly_name(&self, id: i64, name: Option<&str>) -> Result<()> {
         self.tx.execute(
             "UPDATE certificates SET friendly_name = ?2 WHERE id = ?1",
             params![id, name],
@@ -328,7 +329,7 @@ impl<'a> Tx<'a> {
     }
 
     /// Moves a certificate to another store.
-    pub fn set_store(&self, id: i64, store: StoreName) -> Result<()> {
+    pub(crate) fn set_store(&self, id: i64, store: StoreName) -> Result<()> {
         self.tx.execute(
             "UPDATE certificates SET store = ?2 WHERE id = ?1",
             params![id, store.as_str()],
@@ -344,7 +345,7 @@ impl<'a> Tx<'a> {
     }
 
     /// Certificates whose subject is `subject` and that are CAs: candidate issuers.
-    pub fn ca_by_subject(&self, subject: &str) -> Result<Vec<CertRecord>> {
+    pub(crate) fn ca_by_subject(&self, subject: &str) -> Result<Vec<CertRecord>> {
         let sql = format!(
             "SELECT {COLUMNS} FROM certificates WHERE subject = ?1 AND is_ca = 1 ORDER BY not_after DESC"
         );
