@@ -139,7 +139,7 @@ fn from_row(r: &SettingsRow) -> SmtpSettings {
     SmtpSettings {
         smtp_server: r.smtp_server.clone(),
         port: r.port,
-        encryption: r.encryption.parse().unwrap_or(Encryption::StartTls),
+        encryption: r.encryption,
         from_address: r.from_address.clone(),
         reply_to: r.reply_to.clone(),
         charset: r.charset.clone(),
@@ -456,7 +456,7 @@ pub fn set(farm: &mut Farm, target: &Target, change: SettingsChange, now: i64) -
             scope,
             smtp_server: v.smtp_server.clone(),
             port: v.port,
-            encryption: v.encryption.as_str().into(),
+            encryption: v.encryption,
             from_address: v.from_address.clone(),
             reply_to: v.reply_to.clone(),
             charset: v.charset.clone(),

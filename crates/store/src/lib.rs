@@ -7,6 +7,7 @@
 mod chain;
 mod connector;
 mod eligibility;
+mod encryption;
 mod error;
 mod export;
 mod facts;
@@ -25,6 +26,7 @@ pub use connector::{check_tls_sender_name, dns_names, name_matches};
 pub use eligibility::{
     Finding, RULES, Rule, RuleId, Subject, check, date, days_until, evaluate, intrinsic_ok, rfc3339,
 };
+pub use encryption::Encryption;
 pub use error::{Error, ErrorKind, Result};
 pub use export::{ExportFormat, ExportRequest, Exported, PfxEncryption, export, open_private_key};
 pub use facts::{cert_facts, thumbprints};

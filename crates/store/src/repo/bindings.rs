@@ -39,7 +39,7 @@ pub struct SettingsRow {
     /// TCP port.
     pub port: u16,
     /// `starttls`, `tls` or `none`.
-    pub encryption: String,
+    pub encryption: crate::Encryption,
     /// From address.
     pub from_address: Option<String>,
     /// Reply-To address.
