@@ -21,7 +21,7 @@ use zeroize::Zeroizing;
 use crate::auth::Admin;
 use crate::forms::{AdminForm, AdminUpload, FormData};
 use crate::html::{Nav, csrf_field, date, date_time, days_until, page, yes_no};
-use crate::pages::{PageError, error_flash, flash_redirect, respond, thumbprint};
+use crate::pages::{PageError, act, error_flash, flash_redirect, refusal, respond, thumbprint};
 use crate::session::{Flash, FlashKind};
 use crate::state::{Shared, with_farm};
 
@@ -1040,23 +1040,24 @@ pub(crate) async fn rename(
     };
     let back = format!("/certificates/{sha1}");
     let name = form.data.get("name").to_string();
-    let r = with_farm(&state, move |farm, now| {
-        Ok(mailcert_store::rename(farm, &sha1, &name, now))
-    })
-    .await;
-    let flash = match r {
-        Ok(Ok(c)) => Flash::new(
-            FlashKind::Ok,
-            match &c.friendly_name {
-                Some(n) => format!("Renamed to “{n}”."),
-                None => "The friendly name was removed.".into(),
-            },
-            vec![],
-        ),
-        Ok(Err(e)) => error_flash(e.to_string()),
-        Err(e) => return e.into_response(),
-    };
-    flash_redirect(&state, &form.admin.id, flash, &back)
+    act(
+        &state,
+        &form.admin.id,
+        &back,
+        move |farm, now| mailcert_store::rename(farm, &sha1, &name, now),
+        |c| {
+            Flash::new(
+                FlashKind::Ok,
+                match &c.friendly_name {
+                    Some(n) => format!("Renamed to “{n}”."),
+                    None => "The friendly name was removed.".into(),
+                },
+                vec![],
+            )
+        },
+        refusal,
+    )
+    .await
 }
 
 /// `POST /certificates/{sha1}/move`.
@@ -1075,32 +1076,38 @@ pub(crate) async fn move_to(
         Err(e) => return flash_redirect(&state, &form.admin.id, error_flash(e.to_string()), &back),
     };
     let force = form.data.checked("force");
-    let r = with_farm(&state, move |farm, now| {
-        Ok(mailcert_store::move_to(farm, &sha1, to, force, now))
-    })
-    .await;
-    let flash = match r {
-        Ok(Ok(c)) => Flash::new(
-            FlashKind::Ok,
-            format!(
-                "{} is in the {} store.",
-                c.record.display_name(),
-                to.display_name()
-            ),
-            cleared_lines(&c.cleared),
-        ),
-        Ok(Err(e)) => Flash::new(
-            FlashKind::Error,
-            e.to_string(),
-            if matches!(e, mailcert_store::Error::Rejected { rule: "bound", .. }) {
-                vec!["To move it anyway, tick “Clear its bindings if it is bound (force)”.".into()]
-            } else {
-                vec![]
-            },
-        ),
-        Err(e) => return e.into_response(),
-    };
-    flash_redirect(&state, &form.admin.id, flash, &back)
+    act(
+        &state,
+        &form.admin.id,
+        &back,
+        move |farm, now| mailcert_store::move_to(farm, &sha1, to, force, now),
+        |c| {
+            Flash::new(
+                FlashKind::Ok,
+                format!(
+                    "{} is in the {} store.",
+                    c.record.display_name(),
+                    to.display_name()
+                ),
+                cleared_lines(&c.cleared),
+            )
+        },
+        |e| {
+            Flash::new(
+                FlashKind::Error,
+                e.to_string(),
+                if matches!(e, mailcert_store::Error::Rejected { rule: "bound", .. }) {
+                    vec![
+                        "To move it anyway, tick “Clear its bindings if it is bound (force)”."
+                            .into(),
+                    ]
+                } else {
+                    vec![]
+                },
+            )
+        },
+    )
+    .await
 }
 
 fn cleared_lines(cleared: &[String]) -> Vec<String> {
@@ -1127,25 +1134,26 @@ pub(crate) async fn switch(
     };
     let back = format!("/certificates/{sha1}");
     let to = form.data.get("to").trim().to_string();
-    let r = with_farm(&state, move |farm, now| {
-        Ok(mailcert_store::switch(farm, &sha1, &to, now))
-    })
-    .await;
-    let flash = match r {
-        Ok(Ok((old, new, moved))) => Flash::new(
-            FlashKind::Ok,
-            format!(
-                "Moved {} binding(s) from {} to {}.",
-                moved.len(),
-                old.display_name(),
-                new.display_name()
-            ),
-            moved,
-        ),
-        Ok(Err(e)) => error_flash(e.to_string()),
-        Err(e) => return e.into_response(),
-    };
-    flash_redirect(&state, &form.admin.id, flash, &back)
+    act(
+        &state,
+        &form.admin.id,
+        &back,
+        move |farm, now| mailcert_store::switch(farm, &sha1, &to, now),
+        |(old, new, moved)| {
+            Flash::new(
+                FlashKind::Ok,
+                format!(
+                    "Moved {} binding(s) from {} to {}.",
+                    moved.len(),
+                    old.display_name(),
+                    new.display_name()
+                ),
+                moved,
+            )
+        },
+        refusal,
+    )
+    .await
 }
 
 /// `GET /certificates/{sha1}/remove`: the confirmation, naming the bindings a removal

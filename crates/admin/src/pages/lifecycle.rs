@@ -16,7 +16,7 @@ use maud::{Markup, html};
 use crate::auth::Admin;
 use crate::forms::{AdminForm, FormData};
 use crate::html::{Nav, csrf_field, date, date_time, page};
-use crate::pages::{PageError, error_flash, flash_redirect, respond, thumbprint};
+use crate::pages::{PageError, act, error_flash, flash_redirect, refusal, respond, thumbprint};
 use crate::session::{Flash, FlashKind};
 use crate::state::{Shared, with_farm};
 
@@ -369,20 +369,21 @@ pub(crate) async fn request_remove(
         Ok(k) => k,
         Err(e) => return e.into_response(),
     };
-    let r = with_farm(&state, move |farm, now| {
-        Ok(mailcert_store::remove_request(farm, &key_id, now))
-    })
-    .await;
-    let flash = match r {
-        Ok(Ok(req)) => Flash::new(
-            FlashKind::Ok,
-            format!("The request for {} and its key were removed.", req.subject),
-            vec![],
-        ),
-        Ok(Err(e)) => error_flash(e.to_string()),
-        Err(e) => return e.into_response(),
-    };
-    flash_redirect(&state, &form.admin.id, flash, "/certificates/request")
+    act(
+        &state,
+        &form.admin.id,
+        "/certificates/request",
+        move |farm, now| mailcert_store::remove_request(farm, &key_id, now),
+        |req| {
+            Flash::new(
+                FlashKind::Ok,
+                format!("The request for {} and its key were removed.", req.subject),
+                vec![],
+            )
+        },
+        refusal,
+    )
+    .await
 }
 
 /// `POST /certificates/{sha1}/renew`: a renewal request, then its page.

@@ -22,6 +22,34 @@ pub(crate) fn flash_redirect(state: &AppState, id: &SessionId, flash: Flash, to:
     Redirect::to(to).into_response()
 }
 
+/// The skeleton every POST handler shares: `action` runs on the farm off the async
+/// runtime; success becomes the flash `ok` makes, a refusal the flash `refused` makes
+/// (usually [`refusal`]), and either way the browser goes to `back` (303). Only a failure
+/// to reach the farm at all is an error page.
+pub(crate) async fn act<T, E>(
+    state: &crate::state::Shared,
+    session: &SessionId,
+    back: &str,
+    action: impl FnOnce(&mut mailcert_store::Farm, i64) -> Result<T, E> + Send + 'static,
+    ok: impl FnOnce(T) -> Flash,
+    refused: impl FnOnce(E) -> Flash,
+) -> Response
+where
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    match crate::state::with_farm(state, move |farm, now| Ok(action(farm, now))).await {
+        Ok(Ok(v)) => flash_redirect(state, session, ok(v), back),
+        Ok(Err(e)) => flash_redirect(state, session, refused(e), back),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// A refused action's flash: the error's own words.
+pub(crate) fn refusal(e: impl std::fmt::Display) -> Flash {
+    error_flash(e.to_string())
+}
+
 /// An error message for the next page.
 pub(crate) fn error_flash(title: impl Into<String>) -> Flash {
     Flash::new(FlashKind::Error, title, Vec::new())

@@ -10,7 +10,7 @@ use maud::html;
 use crate::auth::Admin;
 use crate::forms::{AdminForm, FormData};
 use crate::html::{Nav, csrf_field, page, query_value};
-use crate::pages::{PageError, error_flash, flash_redirect, respond};
+use crate::pages::{PageError, act, error_flash, flash_redirect, refusal, respond};
 use crate::session::{Flash, FlashKind};
 use crate::state::{Shared, with_farm};
 
@@ -129,20 +129,23 @@ pub(crate) async fn add(State(state): State<Shared>, form: AdminForm) -> Respons
         }
     };
     let name = form.data.get("name").to_string();
-    let r = with_farm(&state, move |farm, now| {
-        Ok(mailcert_binding::add_webapp(farm, &url, Some(&name), now))
-    })
-    .await;
-    let flash = match r {
-        Ok(Ok(w)) => Flash::new(
-            FlashKind::Ok,
-            format!("Added web application {}.", w.url),
-            vec!["It uses the farm's outgoing e-mail settings until it is given its own.".into()],
-        ),
-        Ok(Err(e)) => error_flash(e.to_string()),
-        Err(e) => return e.into_response(),
-    };
-    flash_redirect(&state, &form.admin.id, flash, "/webapps")
+    act(
+        &state,
+        &form.admin.id,
+        "/webapps",
+        move |farm, now| mailcert_binding::add_webapp(farm, &url, Some(&name), now),
+        |w| {
+            Flash::new(
+                FlashKind::Ok,
+                format!("Added web application {}.", w.url),
+                vec![
+                    "It uses the farm's outgoing e-mail settings until it is given its own.".into(),
+                ],
+            )
+        },
+        refusal,
+    )
+    .await
 }
 
 /// `GET /webapps/remove?url=`: the confirmation.
@@ -206,18 +209,19 @@ pub(crate) async fn remove(State(state): State<Shared>, form: AdminForm) -> Resp
             );
         }
     };
-    let r = with_farm(&state, move |farm, now| {
-        Ok(mailcert_binding::remove_webapp(farm, &url, true, now))
-    })
-    .await;
-    let flash = match r {
-        Ok(Ok(w)) => Flash::new(
-            FlashKind::Ok,
-            format!("Removed web application {} with its settings.", w.url),
-            vec![],
-        ),
-        Ok(Err(e)) => error_flash(e.to_string()),
-        Err(e) => return e.into_response(),
-    };
-    flash_redirect(&state, &form.admin.id, flash, "/webapps")
+    act(
+        &state,
+        &form.admin.id,
+        "/webapps",
+        move |farm, now| mailcert_binding::remove_webapp(farm, &url, true, now),
+        |w| {
+            Flash::new(
+                FlashKind::Ok,
+                format!("Removed web application {} with its settings.", w.url),
+                vec![],
+            )
+        },
+        refusal,
+    )
+    .await
 }
