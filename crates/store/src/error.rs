@@ -94,7 +94,11 @@ pub enum Error {
     },
     /// SQLite failed.
     #[error("farm database: {0}")]
-    Database(#[from] rusqlite::Error),
+    Database(rusqlite::Error),
+    /// A record looked up by its key is not there (removed meanwhile by another
+    /// process, say): not found, not a database failure.
+    #[error("the farm has no such record (it may have been removed meanwhile)")]
+    RecordGone,
     /// No certificate matches the reference.
     #[error("no certificate matches '{reference}'")]
     NotFound {
@@ -142,7 +146,7 @@ impl Error {
     /// Classifies the error for exit codes.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::NotFound { .. } => ErrorKind::NotFound,
+            Error::NotFound { .. } | Error::RecordGone => ErrorKind::NotFound,
             Error::Rejected { .. } | Error::NotExportable { .. } => ErrorKind::Rejected,
             Error::Ambiguous { .. } | Error::BadReference { .. } => ErrorKind::Usage,
             Error::Internal(_) => ErrorKind::Internal,
@@ -155,6 +159,32 @@ impl Error {
             path: path.to_path_buf(),
             problem: problem.into(),
         }
+    }
+}
+
+/// Every SQLite failure becomes an [`Error`] here and nowhere else: a query that
+/// expected one row and found none is [`Error::RecordGone`] (not found), anything else
+/// [`Error::Database`].
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        match e {
+            rusqlite::Error::QueryReturnedNoRows => Error::RecordGone,
+            other => Error::Database(other),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_failures_are_classified_once() {
+        let gone = Error::from(rusqlite::Error::QueryReturnedNoRows);
+        assert_eq!(gone.kind(), ErrorKind::NotFound);
+        let db = Error::from(rusqlite::Error::InvalidQuery);
+        assert!(matches!(db, Error::Database(_)));
+        assert_eq!(db.kind(), ErrorKind::Input);
     }
 }
 
