@@ -174,6 +174,9 @@ impl From<rusqlite::Error> for Error {
     }
 }
 
+/// Result alias for the store.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,6 +190,3 @@ mod tests {
         assert_eq!(db.kind(), ErrorKind::Input);
     }
 }
-
-/// Result alias for the store.
-pub type Result<T, E = Error> = std::result::Result<T, E>;
