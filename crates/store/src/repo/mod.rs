@@ -174,11 +174,23 @@ impl Farm {
             return Ok(k);
         }
         let key = MasterKey::load(&self.key_path)?;
-        let check: Vec<u8> = self.conn.query_row(
-            "SELECT value FROM meta WHERE key = 'master_key_check'",
-            [],
-            |r| r.get(0),
-        )?;
+        // A farm without its key check is damaged (exit 1), not "not found".
+        let check: Vec<u8> = self
+            .conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'master_key_check'",
+                [],
+                |r| r.get(0),
+            )
+            .map(Some)
+            .or_else(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                other => Err(other),
+            })?
+            .ok_or_else(|| Error::MasterKey {
+                path: self.key_path.clone(),
+                problem: "the farm database has no master key check (it is damaged)".into(),
+            })?;
         key.open(&check, KEY_CHECK_AAD, "the master key check")
             .map_err(|_| Error::MasterKey {
                 path: self.key_path.clone(),
