@@ -111,8 +111,8 @@ fn openssl(dir: &Path, args: &[&str]) {
 }
 
 /// The CA's answer to `csr`: a certificate from the test intermediate CA, with the
-/// extensions the request asked for.
-fn ca_signs(dir: &Path, csr: &str, out: &str) {
+/// extensions the request asked for, valid for `days`.
+fn ca_signs(dir: &Path, csr: &str, out: &str, serial: &str, days: &str) {
     let ca = fixture("intermediate-ca.pem");
     let ca_key = fixture("intermediate-ca.key");
     openssl(
@@ -127,9 +127,9 @@ fn ca_signs(dir: &Path, csr: &str, out: &str) {
             "-CAkey",
             ca_key.to_str().unwrap(),
             "-set_serial",
-            "0x2027",
+            serial,
             "-days",
-            "3650",
+            days,
             "-copy_extensions",
             "copyall",
             "-out",
@@ -157,29 +157,8 @@ fn renewed_pfx(dir: &Path) {
             "relay-2027.csr",
         ],
     );
+    ca_signs(dir, "relay-2027.csr", "relay-2027.pem", "0x2028", "9500");
     let ca = fixture("intermediate-ca.pem");
-    let ca_key = fixture("intermediate-ca.key");
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "relay-2027.csr",
-            "-CA",
-            ca.to_str().unwrap(),
-            "-CAkey",
-            ca_key.to_str().unwrap(),
-            "-set_serial",
-            "0x2028",
-            "-days",
-            "9500",
-            "-copy_extensions",
-            "copyall",
-            "-out",
-            "relay-2027.pem",
-        ],
-    );
     openssl(
         dir,
         &[
@@ -269,10 +248,10 @@ fn every_readme_command_works_in_order_from_a_clean_farm() {
             renewed_pfx(dir);
         }
         if original.starts_with("mailcert cert import relay-client.pem") {
-            ca_signs(dir, "relay.csr", "relay-client.pem");
+            ca_signs(dir, "relay.csr", "relay-client.pem", "0x2027", "3650");
         }
         if original.starts_with("mailcert cert import renewal.pem") {
-            ca_signs(dir, "renewal.csr", "renewal.pem");
+            ca_signs(dir, "renewal.csr", "renewal.pem", "0x2029", "3650");
         }
         let command = original
             .replace(
