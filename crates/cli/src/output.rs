@@ -107,6 +107,11 @@ pub(crate) fn list_name(c: &CertRecord) -> String {
     }
 }
 
+/// The NAME column's text as the terminal shows it (escaped).
+pub(crate) fn shown_name(c: &CertRecord) -> String {
+    crate::out::sanitize(&list_name(c)).into_owned()
+}
+
 /// One row of the people's table, escaped and (on a coloured terminal) coloured: the
 /// NAME column is `name_width` wide, longer names clipped with `…` unless `wide`.
 pub(crate) fn table_row(
@@ -131,13 +136,14 @@ pub(crate) fn table_row(
         eligible.push_str("; renewal pending");
     }
     let days = days_until(c.facts.not_after, now);
+    // Width is counted on the text as shown: escaped first, then clipped and padded,
+    // then coloured.
+    let shown = shown_name(c);
     let name = if wide {
-        list_name(c)
+        shown
     } else {
-        clip(&list_name(c), name_width)
+        clip(&shown, name_width)
     };
-    // Padding is counted on the text as shown: escaped first, padded, then coloured.
-    let name = crate::out::sanitize(&name).into_owned();
     let head = format!(
         "{:<40}  {:<12}  {:<name_width$}  {:<10}  ",
         c.facts.thumbprint_sha1,

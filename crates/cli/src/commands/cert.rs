@@ -714,7 +714,7 @@ fn list(g: &Globals, farm: &mut Farm, filter: &CertFilter, now: i64, wide: bool)
         })?;
         let width = rows
             .iter()
-            .map(|c| output::list_name(c).chars().count())
+            .map(|c| output::shown_name(c).chars().count())
             .max()
             .unwrap_or(0)
             .max(output::NAME_WIDTH);
