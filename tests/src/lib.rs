@@ -6,6 +6,7 @@
 //! test command does), so a test never drives a stale `mailcert`.
 
 pub mod postfix;
+pub mod postgres;
 pub mod relay;
 
 use std::path::{Path, PathBuf};
