@@ -145,6 +145,8 @@ impl Run {
 pub struct TestFarm {
     /// The temporary directory holding the farm.
     pub dir: tempfile::TempDir,
+    /// For a farm in PostgreSQL: its URL and this server's name.
+    postgres: Option<(String, String)>,
 }
 
 impl TestFarm {
@@ -152,7 +154,34 @@ impl TestFarm {
     pub fn empty() -> TestFarm {
         TestFarm {
             dir: tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}")),
+            postgres: None,
         }
+    }
+
+    /// One server of a farm in PostgreSQL database `url` (not initialised here): its
+    /// commands run with `MAILCERT_DB=url`, `MAILCERT_SERVER=server`, the master key at
+    /// [`TestFarm::key_file`] and the database password in a 0600 file named by
+    /// `MAILCERT_DB_PASSWORD_FILE`.
+    pub fn on_postgres(url: &str, password: &str, server: &str) -> TestFarm {
+        use std::os::unix::fs::OpenOptionsExt;
+        let f = TestFarm {
+            dir: tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}")),
+            postgres: Some((url.to_string(), server.to_string())),
+        };
+        let mut pw = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(f.password_file())
+            .unwrap_or_else(|e| panic!("password file: {e}"));
+        std::io::Write::write_all(&mut pw, format!("{password}\n").as_bytes())
+            .unwrap_or_else(|e| panic!("password file: {e}"));
+        f
+    }
+
+    /// The database password file of a PostgreSQL farm.
+    pub fn password_file(&self) -> PathBuf {
+        self.dir.path().join("db-password")
     }
 
     /// A farm after `mailcert init`.
@@ -170,17 +199,28 @@ impl TestFarm {
 
     /// The master key path.
     pub fn key_file(&self) -> PathBuf {
-        self.dir.path().join("farm.db.key")
+        match self.postgres {
+            None => self.dir.path().join("farm.db.key"),
+            Some(_) => self.dir.path().join("farm.key"),
+        }
     }
 
     /// A command for the binary with this farm's database, run in the fixtures directory.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(binary());
-        c.args(args)
-            .env("MAILCERT_DB", self.db())
-            .env_remove("MAILCERT_MASTER_KEY_FILE")
-            .current_dir(fixtures())
-            .stdin(Stdio::null());
+        c.args(args).current_dir(fixtures()).stdin(Stdio::null());
+        match &self.postgres {
+            None => {
+                c.env("MAILCERT_DB", self.db())
+                    .env_remove("MAILCERT_MASTER_KEY_FILE");
+            }
+            Some((url, server)) => {
+                c.env("MAILCERT_DB", url)
+                    .env("MAILCERT_SERVER", server)
+                    .env("MAILCERT_MASTER_KEY_FILE", self.key_file())
+                    .env("MAILCERT_DB_PASSWORD_FILE", self.password_file());
+            }
+        }
         c
     }
 

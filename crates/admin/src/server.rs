@@ -44,7 +44,7 @@ pub const DEFAULT_TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Clone)]
 pub struct ServeConfig {
     /// The farm database.
-    pub db_path: PathBuf,
+    pub db_path: mailcert_store::FarmDb,
     /// The farm's master key file.
     pub key_path: PathBuf,
     /// The address to listen on ([`DEFAULT_LISTEN`] by default). Anything but a loopback
@@ -90,7 +90,10 @@ impl std::fmt::Debug for ServeConfig {
 impl ServeConfig {
     /// Defaults for the farm at `db_path` with master key `key_path`: loopback port
     /// 8080, plain HTTP, no tester, the system clock, the default timeouts, no spool.
-    pub fn new(db_path: impl Into<PathBuf>, key_path: impl Into<PathBuf>) -> ServeConfig {
+    pub fn new(
+        db_path: impl Into<mailcert_store::FarmDb>,
+        key_path: impl Into<PathBuf>,
+    ) -> ServeConfig {
         ServeConfig {
             db_path: db_path.into(),
             key_path: key_path.into(),

@@ -18,7 +18,7 @@ use crate::tester::MailTester;
 /// Shared by all handlers.
 pub(crate) struct AppState {
     /// The farm database.
-    pub(crate) db_path: PathBuf,
+    pub(crate) db_path: mailcert_store::FarmDb,
     /// Its master key file.
     pub(crate) key_path: PathBuf,
     /// This server's relay spool, if one is configured.

@@ -71,7 +71,7 @@ fn from_files(cert: &Path, key: &Path) -> Result<Identity, AdminError> {
 /// keeps this crate's wording ("TLS certificate for Central Administration: …"), and
 /// the store's warnings are said to be about HTTPS.
 fn from_farm(
-    db_path: &Path,
+    db_path: &mailcert_store::FarmDb,
     key_path: &Path,
     reference: &str,
     now: i64,
@@ -105,7 +105,7 @@ fn from_farm(
 /// Builds the rustls server configuration (ring, TLS 1.2 and 1.3, HTTP/1.1 by ALPN).
 pub(crate) fn server_config(
     source: &TlsSource,
-    db_path: &Path,
+    db_path: &mailcert_store::FarmDb,
     key_path: &Path,
     now: i64,
 ) -> Result<(Arc<ServerConfig>, Vec<String>), AdminError> {

@@ -1049,7 +1049,7 @@ fn refuses_to_listen_beyond_loopback_without_tls() {
     assert!(e.to_string().contains("without TLS"));
     // A missing farm is reported at start-up.
     let mut cfg = f.config();
-    cfg.db_path = f.dir.path().join("missing.db");
+    cfg.db_path = f.dir.path().join("missing.db").into();
     let e = rt.block_on(mailcert_admin::bind(cfg)).unwrap_err();
     assert!(e.to_string().contains("mailcert init"), "{e}");
 }

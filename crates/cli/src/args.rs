@@ -39,10 +39,21 @@ pub(crate) fn command() -> clap::Command {
     after_help = EXIT_CODES
 )]
 pub(crate) struct Cli {
-    /// Farm database (default: $MAILCERT_DB, else /var/lib/mailcert/farm.db for root where
-    /// the package is installed, else $XDG_DATA_HOME/mailcert/farm.db).
-    #[arg(long, global = true, value_name = "PATH")]
+    /// Farm database: a SQLite file, or postgres://USER@HOST[:PORT]/DB[?sslmode=...] for a
+    /// farm shared by several servers (its password from ~/.pgpass or
+    /// $MAILCERT_DB_PASSWORD_FILE, never here). Default: $MAILCERT_DB, else
+    /// /var/lib/mailcert/farm.db for root where the package is installed, else
+    /// $XDG_DATA_HOME/mailcert/farm.db.
+    #[arg(long, global = true, value_name = "PATH|URL")]
     pub(crate) db: Option<PathBuf>,
+    /// This server's name in the farm (default: $MAILCERT_SERVER, else the host name).
+    #[arg(
+        long = "server-name",
+        global = true,
+        value_name = "NAME",
+        env = "MAILCERT_SERVER"
+    )]
+    pub(crate) server: Option<String>,
     /// Machine-readable JSON on stdout.
     #[arg(long, global = true)]
     pub(crate) json: bool,
@@ -65,8 +76,23 @@ pub(crate) struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Create the farm database and its master key (both mode 0600).
-    Init,
+    /// Create the farm database and its master key (both mode 0600), or with --join make
+    /// this server one more server of an existing (PostgreSQL) farm.
+    #[command(
+        after_help = "EXAMPLES:\n  mailcert init                                   # a SQLite farm on this server\n  mailcert --db postgres://mailcert@db.contoso.com/mailcert init\n  # on each further server, with the first server's master key file copied over (0600):\n  MAILCERT_MASTER_KEY_FILE=/etc/mailcert/farm.key mailcert --db postgres://mailcert@db.contoso.com/mailcert init --join"
+    )]
+    Init {
+        /// Join an existing farm: check that this server's master key file is the farm's
+        /// (a wrong key writes nothing) and register the server.
+        #[arg(long)]
+        join: bool,
+    },
+    /// The servers that share the farm.
+    #[command(subcommand)]
+    Server(ServerCommand),
+    /// The farm as a whole: copy it to another database.
+    #[command(subcommand)]
+    Farm(FarmCommand),
     /// Manage certificates in the farm's stores.
     #[command(subcommand)]
     Cert(CertCommand),
@@ -201,6 +227,30 @@ pub(crate) enum Command {
         /// or an age (90m, 24h, 7d).
         #[arg(long, value_name = "TIME")]
         since: Option<String>,
+    },
+}
+
+/// `mailcert server ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ServerCommand {
+    /// Every server of the farm with when it joined and was last seen.
+    List,
+}
+
+/// `mailcert farm ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum FarmCommand {
+    /// Copy the whole farm into a new, empty database (SQLite file or PostgreSQL), with
+    /// its sealed keys as they are, and verify the copy (row counts, thumbprints, sealed
+    /// keys) before it is committed. The copy uses this farm's master key file.
+    #[command(
+        after_help = "EXAMPLES:\n  # move a one-server farm to PostgreSQL (password in ~/.pgpass):\n  mailcert farm copy --to postgres://mailcert@db.contoso.com/mailcert\n  # then, on each server: MAILCERT_DB=postgres://... MAILCERT_MASTER_KEY_FILE=<copy of the key> mailcert init --join\n  # and back, into a new SQLite file:\n  mailcert --db postgres://mailcert@db.contoso.com/mailcert farm copy --to /var/backups/farm.db"
+    )]
+    Copy {
+        /// The destination: a SQLite file that does not exist yet, or an empty PostgreSQL
+        /// database.
+        #[arg(long, value_name = "PATH|URL")]
+        to: PathBuf,
     },
 }
 

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Result, anyhow};
-use mailcert_store::Farm;
+use mailcert_store::{Farm, FarmDb};
 
 use crate::{Exit, exit};
 
@@ -66,18 +66,32 @@ pub(crate) fn hand_to_service_user(files: &[&std::path::Path]) -> Result<()> {
     Ok(())
 }
 
-/// The farm database path: `--db`, else `$MAILCERT_DB`, else (installed from the
-/// package, as root) `/var/lib/mailcert/farm.db`, else
-/// `$XDG_DATA_HOME/mailcert/farm.db` (`~/.local/share/mailcert/farm.db`).
-pub(crate) fn db_path(flag: Option<PathBuf>) -> Result<PathBuf> {
+/// The farm database: `--db`, else `$MAILCERT_DB` (a path, or a `postgres://` URL),
+/// else (installed from the package, as root) `/var/lib/mailcert/farm.db`, else
+/// `$XDG_DATA_HOME/mailcert/farm.db` (`~/.local/share/mailcert/farm.db`). A password
+/// inside a URL on the command line is refused: every user can read a process's
+/// arguments.
+pub(crate) fn db_path(flag: Option<PathBuf>) -> Result<FarmDb> {
     if let Some(p) = flag {
-        return Ok(p);
+        let db = FarmDb::parse(p.as_os_str())?;
+        if let FarmDb::Postgres(t) = &db
+            && t.has_password_in_url()
+        {
+            return Err(Exit {
+                code: exit::USAGE,
+                message: format!(
+                    "--db {db}: a password on the command line is readable by every user of this machine; put it in ~/.pgpass ($PGPASSFILE) or in a file named by $MAILCERT_DB_PASSWORD_FILE"
+                ),
+            }
+            .into());
+        }
+        return Ok(db);
     }
     if let Some(p) = std::env::var_os("MAILCERT_DB").filter(|v| !v.is_empty()) {
-        return Ok(PathBuf::from(p));
+        return Ok(FarmDb::parse(&p)?);
     }
     if system_paths() {
-        return Ok(PathBuf::from(SYSTEM_FARM_DIR).join("farm.db"));
+        return Ok(FarmDb::File(PathBuf::from(SYSTEM_FARM_DIR).join("farm.db")));
     }
     let data = match std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
         Some(d) => PathBuf::from(d),
@@ -90,7 +104,7 @@ pub(crate) fn db_path(flag: Option<PathBuf>) -> Result<PathBuf> {
             PathBuf::from(home).join(".local/share")
         }
     };
-    Ok(data.join("mailcert").join("farm.db"))
+    Ok(FarmDb::File(data.join("mailcert").join("farm.db")))
 }
 
 /// This server's spool: `--spool`, else `$MAILCERT_SPOOL`, else (installed from the
@@ -126,19 +140,51 @@ pub(crate) fn clock() -> i64 {
     now().unwrap_or_else(|_| mailcert_relay::system_clock())
 }
 
-/// The master key file: `$MAILCERT_MASTER_KEY_FILE`, else `<db path>.key`.
-pub(crate) fn key_path(db: &std::path::Path) -> PathBuf {
-    match std::env::var_os("MAILCERT_MASTER_KEY_FILE").filter(|v| !v.is_empty()) {
-        Some(p) => PathBuf::from(p),
-        None => Farm::default_key_path(db),
+/// The master key file: `$MAILCERT_MASTER_KEY_FILE`, else `<db path>.key` beside a
+/// SQLite farm; for a PostgreSQL farm (whose database is elsewhere) the server's own
+/// `/var/lib/mailcert/farm.key` (package, as root), else
+/// `$XDG_CONFIG_HOME/mailcert/farm.key` (`~/.config/mailcert/farm.key`).
+pub(crate) fn key_path(db: &FarmDb) -> PathBuf {
+    if let Some(p) = std::env::var_os("MAILCERT_MASTER_KEY_FILE").filter(|v| !v.is_empty()) {
+        return PathBuf::from(p);
     }
+    if let Some(p) = db.default_key_path() {
+        return p;
+    }
+    if system_paths() {
+        return PathBuf::from(SYSTEM_FARM_DIR).join("farm.key");
+    }
+    let config = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .map(|h| PathBuf::from(h).join(".config"))
+        })
+        .unwrap_or_else(|| PathBuf::from("."));
+    config.join("mailcert").join("farm.key")
 }
 
-/// Opens the farm named on the command line.
-pub(crate) fn open(flag: Option<PathBuf>) -> Result<Farm> {
-    let db = db_path(flag)?;
+/// This server's name in the farm: `--server`, else `$MAILCERT_SERVER`, else the host
+/// name.
+pub(crate) fn server_name(flag: Option<&str>) -> String {
+    flag.map(str::to_string)
+        .or_else(|| {
+            std::env::var("MAILCERT_SERVER")
+                .ok()
+                .filter(|v| !v.is_empty())
+        })
+        .unwrap_or_else(mailcert_binding::host_name)
+}
+
+/// Opens the farm named on the command line, noting that this server used it.
+pub(crate) fn open(g: &crate::commands::Globals) -> Result<Farm> {
+    let db = db_path(g.db.clone())?;
     let key = key_path(&db);
-    Ok(Farm::open(&db, &key)?)
+    let mut farm = Farm::open(db, &key)?;
+    farm.check_in(&server_name(g.server.as_deref()), now()?)?;
+    Ok(farm)
 }
 
 /// Now, in Unix seconds. `MAILCERT_NOW` (RFC 3339) overrides the clock, so that an

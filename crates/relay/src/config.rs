@@ -85,7 +85,7 @@ pub struct RelayConfig {
     /// The spool file.
     pub spool: PathBuf,
     /// The farm database.
-    pub farm_db: PathBuf,
+    pub farm_db: mailcert_store::FarmDb,
     /// The farm's master key file.
     pub farm_key: PathBuf,
     /// How long a client may take for each command line (and each block of data).
@@ -109,7 +109,11 @@ pub fn system_clock() -> i64 {
 
 impl RelayConfig {
     /// A configuration with the defaults: farm settings, 127.0.0.1:25, no AUTH.
-    pub fn new(spool: PathBuf, farm_db: PathBuf, farm_key: PathBuf) -> RelayConfig {
+    pub fn new(
+        spool: PathBuf,
+        farm_db: impl Into<mailcert_store::FarmDb>,
+        farm_key: PathBuf,
+    ) -> RelayConfig {
         RelayConfig {
             listen: vec![SocketAddr::from(([127, 0, 0, 1], 25))],
             target: Target::Farm,
@@ -121,7 +125,7 @@ impl RelayConfig {
             connections: 4,
             metrics: None,
             spool,
-            farm_db,
+            farm_db: farm_db.into(),
             farm_key,
             command_timeout: Duration::from_secs(300),
             upstream_timeout: Duration::from_secs(60),

@@ -30,7 +30,7 @@ pub struct ForwardConfig {
     /// The spool.
     pub spool: PathBuf,
     /// The farm database and master key.
-    pub farm: (PathBuf, PathBuf),
+    pub farm: (mailcert_store::FarmDb, PathBuf),
     /// The name used in notifications.
     pub hostname: String,
     /// The sender's per-step deadline.

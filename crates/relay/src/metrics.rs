@@ -50,7 +50,7 @@ pub(crate) struct Sources {
     /// The spool.
     pub(crate) spool: PathBuf,
     /// The farm database and key.
-    pub(crate) farm: (PathBuf, PathBuf),
+    pub(crate) farm: (mailcert_store::FarmDb, PathBuf),
     /// The clock.
     pub(crate) clock: fn() -> i64,
 }

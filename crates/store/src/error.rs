@@ -95,6 +95,41 @@ pub enum Error {
     /// SQLite failed.
     #[error("farm database: {0}")]
     Database(rusqlite::Error),
+    /// PostgreSQL failed.
+    #[error("farm database: {}", crate::repo::describe_pg(.0))]
+    Postgres(postgres::Error),
+    /// The farm database could not be reached.
+    #[error("cannot open the farm database {target}: {problem}")]
+    Connect {
+        /// The database, without any password.
+        target: String,
+        /// Why.
+        problem: String,
+    },
+    /// A `postgres://` URL that cannot be used.
+    #[error("the farm database URL: {problem}")]
+    BadDatabaseUrl {
+        /// What is wrong, never quoting a password.
+        problem: String,
+    },
+    /// A farm copy did not compare equal to its source (and was not committed).
+    #[error("the copy does not match the farm it was copied from ({what}); nothing was written")]
+    CopyMismatch {
+        /// What differed.
+        what: String,
+    },
+    /// A column held a value of another kind than the schema says: a damaged database.
+    #[error(
+        "farm database: column {column} holds {found} where {expected} belongs (the database is damaged)"
+    )]
+    BadValue {
+        /// The column's position in the query.
+        column: usize,
+        /// What the schema says it holds.
+        expected: &'static str,
+        /// What it held.
+        found: &'static str,
+    },
     /// A record looked up by its key is not there (removed meanwhile by another
     /// process, say): not found, not a database failure.
     #[error("the farm has no such record (it may have been removed meanwhile)")]
@@ -148,7 +183,9 @@ impl Error {
         match self {
             Error::NotFound { .. } | Error::RecordGone => ErrorKind::NotFound,
             Error::Rejected { .. } | Error::NotExportable { .. } => ErrorKind::Rejected,
-            Error::Ambiguous { .. } | Error::BadReference { .. } => ErrorKind::Usage,
+            Error::Ambiguous { .. } | Error::BadReference { .. } | Error::BadDatabaseUrl { .. } => {
+                ErrorKind::Usage
+            }
             Error::Internal(_) => ErrorKind::Internal,
             _ => ErrorKind::Input,
         }
@@ -171,6 +208,13 @@ impl From<rusqlite::Error> for Error {
             rusqlite::Error::QueryReturnedNoRows => Error::RecordGone,
             other => Error::Database(other),
         }
+    }
+}
+
+/// Every PostgreSQL failure becomes [`Error::Postgres`] here.
+impl From<postgres::Error> for Error {
+    fn from(e: postgres::Error) -> Self {
+        Error::Postgres(e)
     }
 }
 

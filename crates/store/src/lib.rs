@@ -44,8 +44,8 @@ pub use parse::{Bundle, Input, MAX_INPUT_BYTES, parse_bundle};
 pub use repo::Tx;
 pub use repo::os_user;
 pub use repo::{
-    AuditEntry, BindingRef, CertFilter, CertRecord, Farm, InitOutcome, NewCert, RequestRecord,
-    Scope, SettingsRow, WebAppRow,
+    AuditEntry, BindingRef, CertFilter, CertRecord, CopyReport, Farm, FarmDb, InitOutcome, NewCert,
+    PgHost, PgTarget, RequestRecord, Scope, ServerRow, SettingsRow, SslMode, WebAppRow,
 };
 pub use secret::{MASTER_KEY_LEN, MasterKey, SealedKey};
 pub use server_identity::{ServerIdentity, server_identity};

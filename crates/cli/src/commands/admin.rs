@@ -38,7 +38,7 @@ pub(crate) fn run(g: &Globals, cmd: AdminCommand) -> Result<u8> {
     let key = context::key_path(&db);
     match cmd {
         AdminCommand::SetPassword => {
-            let mut farm = context::open(g.db.clone())?;
+            let mut farm = context::open(g)?;
             let pw = read_new_password()?;
             mailcert_admin::set_password(&mut farm, &pw, context::now()?)?;
             if !g.quiet {
@@ -53,7 +53,7 @@ pub(crate) fn run(g: &Globals, cmd: AdminCommand) -> Result<u8> {
             tls_certificate,
         } => {
             // Fail early and clearly when the farm is missing.
-            drop(context::open(g.db.clone())?);
+            drop(context::open(g)?);
             let mut cfg = ServeConfig::new(db, key);
             cfg.listen = listen;
             cfg.tls = match (tls_cert, tls_key, tls_certificate) {

@@ -58,7 +58,7 @@ pub(crate) fn parse_since(s: &str, now: i64) -> Result<i64> {
 }
 
 pub(crate) fn run(g: &Globals, since: Option<&str>) -> Result<u8> {
-    let mut farm = context::open(g.db.clone())?;
+    let mut farm = context::open(g)?;
     let now = context::now()?;
     let since = match since {
         Some(s) => parse_since(s, now)?,

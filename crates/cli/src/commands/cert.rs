@@ -18,7 +18,7 @@ use crate::args::{CertCommand, PasswordSource, PfxEnc};
 use crate::{Exit, context, exit, output, secrets};
 
 pub(crate) fn run(g: &Globals, cmd: CertCommand) -> Result<u8> {
-    let mut farm = context::open(g.db.clone())?;
+    let mut farm = context::open(g)?;
     let now = context::now()?;
     match cmd {
         CertCommand::Import {

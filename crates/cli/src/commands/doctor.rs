@@ -212,7 +212,15 @@ pub(crate) fn run(g: &Globals, relay_listen: SocketAddr) -> Result<u8> {
     let mut findings = Vec::new();
     let db = context::db_path(g.db.clone())?;
     let key = context::key_path(&db);
-    findings.push(mode_check("farm-mode", &db, "farm database"));
+    match &db {
+        mailcert_store::FarmDb::File(path) => {
+            findings.push(mode_check("farm-mode", path, "farm database"))
+        }
+        // A PostgreSQL farm's files are the server's business; its key file is ours.
+        mailcert_store::FarmDb::Postgres(_) => {
+            findings.push(ok("farm-mode", format!("the farm is in PostgreSQL ({db})")))
+        }
+    }
     findings.push(mode_check("key-mode", &key, "master key"));
     let now = context::now()?;
     match mailcert_store::Farm::open(&db, &key) {

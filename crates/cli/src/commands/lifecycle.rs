@@ -322,7 +322,7 @@ fn contact_address(a: &str) -> Result<String> {
 
 /// `mailcert settings …`.
 pub(crate) fn settings(g: &Globals, cmd: SettingsCommand) -> Result<u8> {
-    let mut farm = context::open(g.db.clone())?;
+    let mut farm = context::open(g)?;
     let now = context::now()?;
     match cmd {
         SettingsCommand::Show => {
@@ -559,7 +559,7 @@ fn notify(farm: &mut Farm, report: &HealthReport, now: i64, timeout: u64) -> Not
 
 /// `mailcert health [--notify]`.
 pub(crate) fn health(g: &Globals, do_notify: bool, timeout: u64) -> Result<u8> {
-    let mut farm = context::open(g.db.clone())?;
+    let mut farm = context::open(g)?;
     let now = context::now()?;
     let report = mailcert_binding::health(&mut farm, now)?;
     let notification = do_notify.then(|| notify(&mut farm, &report, now, timeout));

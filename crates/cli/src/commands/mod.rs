@@ -6,6 +6,7 @@ mod cert;
 mod demo;
 mod docs;
 mod doctor;
+mod farm;
 mod lifecycle;
 mod queue;
 mod relay;
@@ -14,7 +15,7 @@ mod smtp;
 mod webapp;
 
 use anyhow::Result;
-use mailcert_store::{Farm, InitOutcome};
+use mailcert_store::{Farm, FarmDb, InitOutcome};
 
 use crate::args::{Cli, Command};
 use crate::context;
@@ -23,6 +24,7 @@ use crate::exit;
 /// Global options every command sees.
 pub(crate) struct Globals {
     pub(crate) db: Option<std::path::PathBuf>,
+    pub(crate) server: Option<String>,
     pub(crate) spool: Option<std::path::PathBuf>,
     pub(crate) verbose: u8,
     pub(crate) json: bool,
@@ -33,13 +35,17 @@ pub(crate) struct Globals {
 pub(crate) fn run(cli: Cli) -> Result<u8> {
     let g = Globals {
         db: cli.db,
+        server: cli.server,
         spool: cli.spool,
         verbose: cli.verbose,
         json: cli.json,
         quiet: cli.quiet,
     };
     match cli.command {
-        Command::Init => init(&g),
+        Command::Init { join: false } => init(&g),
+        Command::Init { join: true } => farm::join(&g),
+        Command::Server(c) => farm::servers(&g, c),
+        Command::Farm(c) => farm::run(&g, c),
         Command::Cert(c) => cert::run(&g, c),
         Command::Webapp(c) => webapp::run(&g, c),
         Command::Smtp(c) => smtp::run(&g, c),
@@ -102,14 +108,24 @@ fn init(g: &Globals) -> Result<u8> {
     let key = context::key_path(&db);
     let outcome = Farm::init(&db, &key)?;
     if outcome == InitOutcome::Created {
-        context::hand_to_service_user(&[&db, &key])?;
+        match &db {
+            FarmDb::File(path) => context::hand_to_service_user(&[path, &key])?,
+            FarmDb::Postgres(_) => context::hand_to_service_user(&[&key])?,
+        }
+        let name = context::server_name(g.server.as_deref());
+        let now = context::now()?;
+        let mut farm = Farm::open(&db, &key)?;
+        farm.write(|tx| {
+            tx.register_server(&name, now)?;
+            tx.audit(now, "init", &name, &db.to_string())
+        })?;
     }
     if g.json {
         outln!(
             "{}",
             serde_json::json!({
                 "created": outcome == InitOutcome::Created,
-                "db": db.display().to_string(),
+                "db": db.to_string(),
                 "master_key_file": key.display().to_string(),
             })
         );
@@ -117,11 +133,11 @@ fn init(g: &Globals) -> Result<u8> {
         match outcome {
             InitOutcome::Created => outln!(
                 "created farm {} with master key {} (keep a backup of the key: without it the farm's private keys cannot be used)",
-                db.display(),
+                db,
                 key.display()
             ),
             InitOutcome::AlreadyExists => {
-                outln!("farm {} already exists; nothing changed", db.display())
+                outln!("farm {} already exists; nothing changed", db)
             }
         }
     }

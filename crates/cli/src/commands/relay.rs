@@ -13,7 +13,7 @@ use crate::{context, exit};
 
 /// The STARTTLS configuration from a certificate of the End Entity store.
 fn tls_config(g: &Globals, reference: &str) -> Result<Arc<rustls::ServerConfig>> {
-    let mut farm = context::open(g.db.clone())?;
+    let mut farm = context::open(g)?;
     let id = mailcert_store::server_identity(&mut farm, reference, context::now()?)?;
     for w in &id.warnings {
         errln!("mailcert: WARNING: {w}");
@@ -28,7 +28,7 @@ pub(crate) fn run(g: &Globals, args: RelayArgs) -> Result<u8> {
     let spool = context::spool_path(g.spool.clone())?;
     let target = super::send::optional_target(&args.target)?;
     // The farm must open (and the web application exist) before anything listens.
-    let mut farm = context::open(g.db.clone())?;
+    let mut farm = context::open(g)?;
     if let mailcert_binding::Target::WebApp(u) = &target {
         farm.read(|tx| {
             tx.webapp_by_url(u.as_str())?

@@ -29,7 +29,7 @@ pub(crate) fn prepare(
     target: &Target,
     timeout: u64,
 ) -> Result<(SendPlan, ConnectOptions)> {
-    let mut farm = context::open(g.db.clone())?;
+    let mut farm = context::open(g)?;
     let plan = mailcert_binding::plan(&mut farm, target, context::now()?)?;
     let mut options = mailcert_sender::connect_options(&plan, Duration::from_secs(timeout.max(1)))
         .context("the bound certificate cannot be used as a TLS client identity")?;

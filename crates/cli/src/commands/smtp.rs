@@ -140,7 +140,7 @@ fn show_text(e: &Effective) -> String {
 }
 
 pub(crate) fn run(g: &Globals, cmd: SmtpCommand) -> Result<u8> {
-    let mut farm = context::open(g.db.clone())?;
+    let mut farm = context::open(g)?;
     let now = context::now()?;
     match cmd {
         SmtpCommand::Set {

@@ -9,7 +9,7 @@ use crate::args::WebappCommand;
 use crate::{context, exit};
 
 pub(crate) fn run(g: &Globals, cmd: WebappCommand) -> Result<u8> {
-    let mut farm = context::open(g.db.clone())?;
+    let mut farm = context::open(g)?;
     let now = context::now()?;
     match cmd {
         WebappCommand::Add { url, name } => {

@@ -2,9 +2,8 @@
 //! The rules that decide what may be stored live in mailcert-binding; this module only
 //! reads and writes.
 
-use rusqlite::{OptionalExtension, Row, params};
-
 use super::certs::Tx;
+use super::sql::{Row, args};
 use crate::error::{Error, Result};
 
 /// A stored web application.
@@ -82,7 +81,7 @@ impl BindingRef {
 const SETTINGS_COLUMNS: &str = "web_application_id, smtp_server, port, encryption, from_address, \
     reply_to, charset, helo, smtp_user, smtp_password, certificate_sha1, updated_at, tls_sender_name";
 
-fn row_to_settings(r: &Row<'_>) -> rusqlite::Result<SettingsRow> {
+fn row_to_settings(r: &Row) -> Result<SettingsRow> {
     let webapp: Option<i64> = r.get(0)?;
     let port: i64 = r.get(2)?;
     Ok(SettingsRow {
@@ -102,7 +101,7 @@ fn row_to_settings(r: &Row<'_>) -> rusqlite::Result<SettingsRow> {
     })
 }
 
-fn row_to_webapp(r: &Row<'_>) -> rusqlite::Result<WebAppRow> {
+fn row_to_webapp(r: &Row) -> Result<WebAppRow> {
     Ok(WebAppRow {
         id: r.get(0)?,
         url: r.get(1)?,
@@ -120,9 +119,9 @@ impl Tx<'_> {
                 message: format!("a web application {url} already exists"),
             });
         }
-        self.sql().execute(
+        self.execute(
             "INSERT INTO web_applications (url, name, created_at) VALUES (?1, ?2, ?3)",
-            params![url, name, now],
+            &args![url, name, now],
         )?;
         self.webapp_by_url(url)?
             .ok_or_else(|| Error::Internal("inserted web application vanished".into()))
@@ -130,53 +129,46 @@ impl Tx<'_> {
 
     /// The web application with this normalised URL.
     pub fn webapp_by_url(&self, url: &str) -> Result<Option<WebAppRow>> {
-        Ok(self
-            .sql()
-            .query_row(
-                "SELECT id, url, name, created_at FROM web_applications WHERE url = ?1",
-                [url],
-                row_to_webapp,
-            )
-            .optional()?)
+        self.optional(
+            "SELECT id, url, name, created_at FROM web_applications WHERE url = ?1",
+            &args![url],
+            row_to_webapp,
+        )
     }
 
     /// Every web application, by URL.
     pub fn webapps(&self) -> Result<Vec<WebAppRow>> {
-        let mut st = self
-            .sql()
-            .prepare("SELECT id, url, name, created_at FROM web_applications ORDER BY url")?;
-        Ok(st
-            .query_map([], row_to_webapp)?
-            .collect::<rusqlite::Result<_>>()?)
+        self.rows(
+            "SELECT id, url, name, created_at FROM web_applications ORDER BY url",
+            &[],
+            row_to_webapp,
+        )
     }
 
     /// Deletes a web application; its settings go with it (foreign key cascade).
     pub fn delete_webapp(&self, id: i64) -> Result<()> {
-        self.sql()
-            .execute("DELETE FROM web_applications WHERE id = ?1", [id])?;
+        self.execute("DELETE FROM web_applications WHERE id = ?1", &args![id])?;
         Ok(())
     }
 
     /// The settings stored at exactly this scope (no fallback).
     pub fn settings(&self, scope: Scope) -> Result<Option<SettingsRow>> {
-        let sql = match scope {
-            Scope::Farm => {
-                format!(
+        match scope {
+            Scope::Farm => self.optional(
+                &format!(
                     "SELECT {SETTINGS_COLUMNS} FROM smtp_settings WHERE web_application_id IS NULL"
-                )
-            }
-            Scope::WebApp(_) => {
-                format!(
+                ),
+                &[],
+                row_to_settings,
+            ),
+            Scope::WebApp(id) => self.optional(
+                &format!(
                     "SELECT {SETTINGS_COLUMNS} FROM smtp_settings WHERE web_application_id = ?1"
-                )
-            }
-        };
-        let mut st = self.sql().prepare(&sql)?;
-        let row = match scope {
-            Scope::Farm => st.query_row([], row_to_settings).optional()?,
-            Scope::WebApp(id) => st.query_row([id], row_to_settings).optional()?,
-        };
-        Ok(row)
+                ),
+                &args![id],
+                row_to_settings,
+            ),
+        }
     }
 
     /// Stores the settings of a scope, replacing what was there.
@@ -186,12 +178,12 @@ impl Tx<'_> {
             Scope::WebApp(id) => Some(id),
         };
         self.delete_settings(s.scope)?;
-        self.sql().execute(
+        self.execute(
             &format!("INSERT INTO smtp_settings ({SETTINGS_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"),
-            params![
+            &args![
                 webapp,
                 s.smtp_server,
-                i64::from(s.port),
+                s.port,
                 s.encryption,
                 s.from_address,
                 s.reply_to,
@@ -210,13 +202,13 @@ impl Tx<'_> {
     /// Drops the settings of a scope; returns whether there were any.
     pub fn delete_settings(&self, scope: Scope) -> Result<bool> {
         let n = match scope {
-            Scope::Farm => self.sql().execute(
+            Scope::Farm => self.execute(
                 "DELETE FROM smtp_settings WHERE web_application_id IS NULL",
-                [],
+                &[],
             )?,
-            Scope::WebApp(id) => self.sql().execute(
+            Scope::WebApp(id) => self.execute(
                 "DELETE FROM smtp_settings WHERE web_application_id = ?1",
-                [id],
+                &args![id],
             )?,
         };
         Ok(n > 0)
@@ -225,20 +217,24 @@ impl Tx<'_> {
     /// Every binding of a certificate to settings (farm or web applications), or of all
     /// certificates when `sha1` is `None`.
     pub fn bindings(&self, sha1: Option<&str>) -> Result<Vec<BindingRef>> {
-        let mut st = self.sql().prepare(
-            "SELECT w.url, s.certificate_sha1 FROM smtp_settings s
+        let select = "SELECT w.url, s.certificate_sha1 FROM smtp_settings s
              LEFT JOIN web_applications w ON w.id = s.web_application_id
-             WHERE s.certificate_sha1 IS NOT NULL AND (?1 IS NULL OR s.certificate_sha1 = ?1)
-             ORDER BY w.url IS NOT NULL, w.url",
-        )?;
-        Ok(st
-            .query_map([sha1.map(str::to_ascii_uppercase)], |r| {
-                Ok(BindingRef {
-                    webapp_url: r.get(0)?,
-                    certificate_sha1: r.get(1)?,
-                })
-            })?
-            .collect::<rusqlite::Result<_>>()?)
+             WHERE s.certificate_sha1 IS NOT NULL";
+        let order = "ORDER BY w.url IS NOT NULL, w.url";
+        let map = |r: &Row| {
+            Ok(BindingRef {
+                webapp_url: r.get(0)?,
+                certificate_sha1: r.get(1)?,
+            })
+        };
+        match sha1 {
+            Some(sha1) => self.rows(
+                &format!("{select} AND s.certificate_sha1 = ?1 {order}"),
+                &args![sha1.to_ascii_uppercase()],
+                map,
+            ),
+            None => self.rows(&format!("{select} {order}"), &[], map),
+        }
     }
 
     /// Every binding, by certificate SHA-1: the labels ("farm" or web application
@@ -256,20 +252,19 @@ impl Tx<'_> {
 
     /// Points every binding of certificate `from` at `to` (None unbinds); returns how many.
     pub(crate) fn rebind(&self, from: &str, to: Option<&str>, now: i64) -> Result<usize> {
-        Ok(self.sql().execute(
+        Ok(self.execute(
             "UPDATE smtp_settings SET certificate_sha1 = ?2, updated_at = ?3 WHERE certificate_sha1 = ?1",
-            params![from.to_ascii_uppercase(), to.map(str::to_ascii_uppercase), now],
-        )?)
+            &args![from.to_ascii_uppercase(), to.map(str::to_ascii_uppercase), now],
+        )? as usize)
     }
 }
 
 impl Tx<'_> {
     /// A farm-wide setting (such as the administrator password hash), if set.
     pub fn meta(&self, key: &str) -> Result<Option<Vec<u8>>> {
-        Ok(self
-            .sql()
-            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
-            .optional()?)
+        self.optional("SELECT value FROM meta WHERE key = ?1", &args![key], |r| {
+            r.get(0)
+        })
     }
 
     /// Sets a farm-wide setting. The key `master_key_check` is reserved.
@@ -279,10 +274,10 @@ impl Tx<'_> {
                 "the master key check cannot be overwritten".into(),
             ));
         }
-        self.sql().execute(
+        self.execute(
             "INSERT INTO meta (key, value) VALUES (?1, ?2)
              ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            params![key, value],
+            &args![key, value],
         )?;
         Ok(())
     }

@@ -1,14 +1,15 @@
 //! Certificate rows, sealed keys and the audit trail: every SQL statement about them.
 
-use rusqlite::{OptionalExtension, Row, Transaction, params};
+use std::cell::RefCell;
 
+use super::sql::{Dialect, Exec, Row, Value, args};
 use crate::eligibility::{self, Finding, Subject};
 use crate::error::{Error, Result};
 use crate::model::{CertFacts, KeyType, StoreName};
 
 /// Operations inside one database transaction.
 pub struct Tx<'a> {
-    tx: &'a Transaction<'a>,
+    db: RefCell<&'a mut (dyn Exec + 'a)>,
     actor: Option<&'a str>,
 }
 
@@ -112,10 +113,12 @@ fn split_list(s: Option<String>) -> Option<Vec<String>> {
     })
 }
 
-fn row_to_record(r: &Row<'_>) -> rusqlite::Result<CertRecord> {
+fn row_to_record(r: &Row) -> Result<CertRecord> {
     let store: String = r.get(3)?;
-    let store = store.parse::<StoreName>().map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(3, rusqlite::types::Type::Text, Box::new(e))
+    let store = store.parse::<StoreName>().map_err(|_| Error::BadValue {
+        column: 3,
+        expected: "a store name",
+        found: "other text",
     })?;
     let key_type: String = r.get(12)?;
     Ok(CertRecord {
@@ -172,29 +175,91 @@ pub fn os_user() -> String {
 }
 
 impl<'a> Tx<'a> {
-    pub(crate) fn new(tx: &'a Transaction<'a>, actor: Option<&'a str>) -> Self {
-        Tx { tx, actor }
+    pub(crate) fn new(db: &'a mut (dyn Exec + 'a), actor: Option<&'a str>) -> Self {
+        Tx {
+            db: RefCell::new(db),
+            actor,
+        }
     }
 
-    pub(super) fn sql(&self) -> &Transaction<'a> {
-        self.tx
+    fn db(&self) -> Result<std::cell::RefMut<'_, &'a mut (dyn Exec + 'a)>> {
+        self.db.try_borrow_mut().map_err(|_| {
+            Error::Internal("a farm statement ran inside another statement's row loop".into())
+        })
+    }
+
+    /// The dialect this transaction speaks, for the few statements that differ.
+    pub(super) fn dialect(&self) -> Result<Dialect> {
+        Ok(self.db()?.dialect())
+    }
+
+    /// Runs a statement; how many rows it changed.
+    pub(super) fn execute(&self, sql: &str, args: &[Value]) -> Result<u64> {
+        self.db()?.execute(sql, args)
+    }
+
+    /// Runs a query, handing each row to `each` as it arrives.
+    pub(super) fn each(
+        &self,
+        sql: &str,
+        args: &[Value],
+        mut each: impl FnMut(Row) -> Result<()>,
+    ) -> Result<()> {
+        self.db()?.query(sql, args, &mut each)
+    }
+
+    /// Every row of a query, converted by `map`.
+    pub(super) fn rows<T>(
+        &self,
+        sql: &str,
+        args: &[Value],
+        map: impl Fn(&Row) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        let mut out = Vec::new();
+        self.each(sql, args, |r| {
+            out.push(map(&r)?);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// The first row of a query, converted by `map`, if there is one.
+    pub(super) fn optional<T>(
+        &self,
+        sql: &str,
+        args: &[Value],
+        map: impl Fn(&Row) -> Result<T>,
+    ) -> Result<Option<T>> {
+        let mut out = None;
+        self.each(sql, args, |r| {
+            if out.is_none() {
+                out = Some(map(&r)?);
+            }
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// The first row of a query, which must be there ([`Error::RecordGone`] if not).
+    pub(super) fn one<T>(
+        &self,
+        sql: &str,
+        args: &[Value],
+        map: impl Fn(&Row) -> Result<T>,
+    ) -> Result<T> {
+        self.optional(sql, args, map)?.ok_or(Error::RecordGone)
     }
 
     /// The certificate with this SHA-1 thumbprint, if stored.
     pub fn by_sha1(&self, sha1: &str) -> Result<Option<CertRecord>> {
         let sql = format!("SELECT {COLUMNS} FROM certificates WHERE thumbprint_sha1 = ?1");
-        Ok(self
-            .tx
-            .query_row(&sql, [sha1.to_ascii_uppercase()], row_to_record)
-            .optional()?)
+        self.optional(&sql, &args![sha1.to_ascii_uppercase()], row_to_record)
     }
 
     /// The certificate with this row id.
     pub(crate) fn by_id(&self, id: i64) -> Result<CertRecord> {
         let sql = format!("SELECT {COLUMNS} FROM certificates WHERE id = ?1");
-        self.tx
-            .query_row(&sql, [id], row_to_record)
-            .optional()?
+        self.optional(&sql, &args![id], row_to_record)?
             .ok_or_else(|| Error::NotFound {
                 reference: format!("#{id}"),
             })
@@ -206,16 +271,13 @@ impl<'a> Tx<'a> {
         let r = reference.trim();
         let rows: Vec<CertRecord> = if let Some(name) = r.strip_prefix("name:") {
             let sql = format!("SELECT {COLUMNS} FROM certificates WHERE friendly_name = ?1");
-            let mut st = self.tx.prepare(&sql)?;
-            st.query_map([name], row_to_record)?
-                .collect::<rusqlite::Result<_>>()?
+            self.rows(&sql, &args![name], row_to_record)?
         } else if let Some(cn) = r.strip_prefix("cn:") {
+            // ASCII case folding on both backends (SQLite's lower() folds ASCII only).
             let sql = format!(
-                "SELECT {COLUMNS} FROM certificates WHERE subject_cn = ?1 COLLATE NOCASE LIMIT 20"
+                "SELECT {COLUMNS} FROM certificates WHERE lower(subject_cn) = lower(?1) LIMIT 20"
             );
-            let mut st = self.tx.prepare(&sql)?;
-            st.query_map([cn], row_to_record)?
-                .collect::<rusqlite::Result<_>>()?
+            self.rows(&sql, &args![cn], row_to_record)?
         } else {
             let hex: String = r.chars().filter(|c| *c != ':' && *c != ' ').collect();
             if hex.len() < 8 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
@@ -229,9 +291,7 @@ impl<'a> Tx<'a> {
                  WHERE substr(thumbprint_sha1, 1, ?2) = ?1 OR substr(thumbprint_sha256, 1, ?2) = ?1
                  LIMIT 20"
             );
-            let mut st = self.tx.prepare(&sql)?;
-            st.query_map(params![hex, hex.len() as i64], row_to_record)?
-                .collect::<rusqlite::Result<_>>()?
+            self.rows(&sql, &args![hex, hex.len() as i64], row_to_record)?
         };
         match rows.len() {
             0 => Err(Error::NotFound {
@@ -254,12 +314,13 @@ impl<'a> Tx<'a> {
     pub fn insert(&self, c: &NewCert<'_>) -> Result<i64> {
         let f = c.facts;
         let join = |v: &Option<Vec<String>>| v.as_ref().map(|l| l.join("\n"));
-        self.tx.execute(
+        self.one(
             "INSERT INTO certificates (thumbprint_sha1, thumbprint_sha256, store, friendly_name,
                 subject, issuer, subject_cn, sans, serial, not_before, not_after, key_type, eku,
                 key_usage, is_ca, self_signed, intrinsic_ok, imported_at, der)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
-            params![
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)
+             RETURNING id",
+            &args![
                 f.thumbprint_sha1,
                 f.thumbprint_sha256,
                 c.store.as_str(),
@@ -280,19 +341,20 @@ impl<'a> Tx<'a> {
                 c.now,
                 c.der,
             ],
-        )?;
-        Ok(self.tx.last_insert_rowid())
+            |r| r.get(0),
+        )
     }
 
     /// Stores the sealed private key of a certificate.
     pub fn set_private_key(&self, id: i64, sealed: &[u8], exportable: bool) -> Result<()> {
-        self.tx.execute(
-            "INSERT OR REPLACE INTO private_keys (certificate_id, sealed) VALUES (?1, ?2)",
-            params![id, sealed],
+        self.execute(
+            "INSERT INTO private_keys (certificate_id, sealed) VALUES (?1, ?2)
+             ON CONFLICT (certificate_id) DO UPDATE SET sealed = excluded.sealed",
+            &args![id, sealed],
         )?;
-        self.tx.execute(
+        self.execute(
             "UPDATE certificates SET has_private_key = 1, exportable = ?2 WHERE id = ?1",
-            params![id, exportable],
+            &args![id, exportable],
         )?;
         Ok(())
     }
@@ -300,47 +362,44 @@ impl<'a> Tx<'a> {
     /// The sealed private key, if held.
     pub fn sealed_key(&self, id: i64) -> Result<Option<crate::SealedKey>> {
         Ok(self
-            .tx
-            .query_row(
+            .optional(
                 "SELECT sealed FROM private_keys WHERE certificate_id = ?1",
-                [id],
+                &args![id],
                 |r| r.get(0),
-            )
-            .optional()?
+            )?
             .map(crate::SealedKey))
     }
 
     /// The DER of a certificate.
     pub fn der(&self, id: i64) -> Result<Vec<u8>> {
-        Ok(self
-            .tx
-            .query_row("SELECT der FROM certificates WHERE id = ?1", [id], |r| {
-                r.get(0)
-            })?)
+        self.one(
+            "SELECT der FROM certificates WHERE id = ?1",
+            &args![id],
+            |r| r.get(0),
+        )
     }
 
     /// Sets a certificate's friendly name (None clears it).
     pub(crate) fn set_friendly_name(&self, id: i64, name: Option<&str>) -> Result<()> {
-        self.tx.execute(
+        self.execute(
             "UPDATE certificates SET friendly_name = ?2 WHERE id = ?1",
-            params![id, name],
+            &args![id, name],
         )?;
         Ok(())
     }
 
     /// Moves a certificate to another store.
     pub(crate) fn set_store(&self, id: i64, store: StoreName) -> Result<()> {
-        self.tx.execute(
+        self.execute(
             "UPDATE certificates SET store = ?2 WHERE id = ?1",
-            params![id, store.as_str()],
+            &args![id, store.as_str()],
         )?;
         Ok(())
     }
 
     /// Deletes a certificate and its key.
     pub fn delete(&self, id: i64) -> Result<()> {
-        self.tx
-            .execute("DELETE FROM certificates WHERE id = ?1", [id])?;
+        self.execute("DELETE FROM certificates WHERE id = ?1", &args![id])?;
         Ok(())
     }
 
@@ -349,10 +408,7 @@ impl<'a> Tx<'a> {
         let sql = format!(
             "SELECT {COLUMNS} FROM certificates WHERE subject = ?1 AND is_ca = 1 ORDER BY not_after DESC"
         );
-        let mut st = self.tx.prepare(&sql)?;
-        Ok(st
-            .query_map([subject], row_to_record)?
-            .collect::<rusqlite::Result<_>>()?)
+        self.rows(&sql, &args![subject], row_to_record)
     }
 
     /// The certificates a binding may use now: End Entity, eligible for SMTP client
@@ -384,29 +440,29 @@ impl<'a> Tx<'a> {
         mut each: impl FnMut(CertRecord) -> Result<()>,
     ) -> Result<()> {
         let mut sql = format!("SELECT {COLUMNS} FROM certificates WHERE 1 = 1");
-        let mut args: Vec<rusqlite::types::Value> = Vec::new();
-        let mut arg = |v: rusqlite::types::Value| {
+        let mut args: Vec<Value> = Vec::new();
+        let mut arg = |v: Value| {
             args.push(v);
             format!("?{}", args.len())
         };
         if let Some(s) = filter.store {
-            let p = arg(s.as_str().to_string().into());
+            let p = arg(Value::Text(s.as_str().to_string()));
             sql.push_str(&format!(" AND store = {p}"));
         }
         if filter.eligible {
-            let p = arg(now.into());
+            let p = arg(Value::Int(now));
             sql.push_str(&format!(
                 " AND store = 'end-entity' AND intrinsic_ok = 1 AND has_private_key = 1 \
                  AND not_before <= {p} AND not_after >= {p}"
             ));
         }
         if let Some(within) = filter.expiring_within {
-            let p = arg(now.into());
-            let q = arg(now.saturating_add(within).into());
+            let p = arg(Value::Int(now));
+            let q = arg(Value::Int(now.saturating_add(within)));
             sql.push_str(&format!(" AND not_after >= {p} AND not_after <= {q}"));
         }
         if filter.expired {
-            let p = arg(now.into());
+            let p = arg(Value::Int(now));
             sql.push_str(&format!(" AND not_after < {p}"));
         }
         if filter.in_use {
@@ -415,20 +471,15 @@ impl<'a> Tx<'a> {
             );
         }
         sql.push_str(" ORDER BY store, not_after, id");
-        let mut st = self.tx.prepare(&sql)?;
-        let mut rows = st.query(rusqlite::params_from_iter(args))?;
-        while let Some(row) = rows.next()? {
-            each(row_to_record(row)?)?;
-        }
-        Ok(())
+        self.each(&sql, &args, |row| each(row_to_record(&row)?))
     }
 
     /// Appends to the audit trail as the farm's actor (see [`Farm::set_actor`](crate::Farm::set_actor)),
     /// by default the operating-system user.
     pub fn audit(&self, now: i64, action: &str, object: &str, detail: &str) -> Result<()> {
-        self.tx.execute(
+        self.execute(
             "INSERT INTO audit_log (at, actor, action, object, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![
+            &args![
                 now,
                 self.actor.map_or_else(os_user, str::to_string),
                 action,
@@ -441,11 +492,10 @@ impl<'a> Tx<'a> {
 
     /// The audit trail since `since` (Unix seconds), newest first.
     pub fn audit_since(&self, since: i64) -> Result<Vec<AuditEntry>> {
-        let mut st = self.tx.prepare(
+        self.rows(
             "SELECT at, actor, action, object, detail FROM audit_log WHERE at >= ?1 ORDER BY at DESC, id DESC",
-        )?;
-        Ok(st
-            .query_map([since], |r| {
+            &args![since],
+            |r| {
                 Ok(AuditEntry {
                     at: r.get(0)?,
                     actor: r.get(1)?,
@@ -453,7 +503,7 @@ impl<'a> Tx<'a> {
                     object: r.get(3)?,
                     detail: r.get(4)?,
                 })
-            })?
-            .collect::<rusqlite::Result<_>>()?)
+            },
+        )
     }
 }

@@ -1,11 +1,22 @@
-//! The farm database: one SQLite file holding every store, behind repository types so
-//! that no SQL leaks out of this module (and another backend can be added later).
+//! The farm database, behind repository types so that no SQL leaks out of this module:
+//! one SQLite file (the default), or a PostgreSQL database that several servers share.
+//! The repository's statements are written once (see [`sql`]); each backend runs them in
+//! its own transactions.
 
 mod bindings;
 mod certs;
 pub use certs::Tx;
+mod copy;
+pub use copy::CopyReport;
+mod location;
+pub use location::{FarmDb, PgHost, PgTarget, SslMode};
+mod postgres;
+pub(crate) use postgres::describe as describe_pg;
 mod requests;
 mod schema;
+mod servers;
+pub use servers::ServerRow;
+pub(crate) mod sql;
 
 use std::cell::OnceCell;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -29,8 +40,10 @@ const KEY_CHECK_AAD: &[u8] = b"mailcert:master-key-check";
 
 /// An open farm database, with its master key loaded on first need.
 pub struct Farm {
-    conn: Connection,
-    db_path: PathBuf,
+    backend: Backend,
+    /// The farm's master key check, read when the farm was opened.
+    key_check: Option<Vec<u8>>,
+    db: FarmDb,
     key_path: PathBuf,
     master: OnceCell<MasterKey>,
     actor: Option<String>,
@@ -39,7 +52,7 @@ pub struct Farm {
 impl std::fmt::Debug for Farm {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Farm")
-            .field("db_path", &self.db_path)
+            .field("db", &self.db)
             .field("key_path", &self.key_path)
             .finish_non_exhaustive()
     }
@@ -53,6 +66,10 @@ pub enum InitOutcome {
     /// The farm already existed; nothing was changed.
     AlreadyExists,
 }
+
+/// How often a server's "last seen" is written at most (a read-only command should not
+/// write every time).
+const SEEN_EVERY: i64 = 60;
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     move |source| Error::Io {
@@ -77,9 +94,78 @@ impl Farm {
         PathBuf::from(s)
     }
 
-    /// Creates the database (mode 0600, schema applied) and the master key (mode 0600).
-    /// On an existing farm it changes nothing and says so.
-    pub fn init(db_path: &Path, key_path: &Path) -> Result<InitOutcome> {
+    /// Creates the farm: the SQLite file (mode 0600) or the PostgreSQL schema, and the
+    /// master key (mode 0600). On an existing farm it changes nothing and says so.
+    pub fn init(db: impl Into<FarmDb>, key_path: &Path) -> Result<InitOutcome> {
+        match db.into() {
+            FarmDb::File(p) => Farm::init_file(&p, key_path),
+            FarmDb::Postgres(t) => Farm::init_postgres(&t, key_path),
+        }
+    }
+
+    /// Joins this server to an existing farm: checks that `key_path` is the farm's
+    /// master key (a wrong key writes nothing) and registers the server as `server`.
+    pub fn join(db: impl Into<FarmDb>, key_path: &Path, server: &str, now: i64) -> Result<()> {
+        let mut farm = Farm::open(db, key_path)?;
+        if !key_path.exists() {
+            return Err(Error::MasterKey {
+                path: key_path.to_path_buf(),
+                problem: "to join a farm, copy the farm's master key file here first (from the server that ran `init`)".into(),
+            });
+        }
+        farm.master_key()?;
+        farm.write(|tx| {
+            tx.register_server(server, now)?;
+            tx.audit(now, "join", server, "")
+        })
+    }
+
+    fn init_postgres(t: &PgTarget, key_path: &Path) -> Result<InitOutcome> {
+        let mut conn = postgres::PgConn::connect(t)?;
+        conn.migrate(&t.shown)?;
+        if conn.meta("master_key_check")?.is_some() {
+            let farm = Farm::from_postgres(conn, t, key_path)?;
+            if !key_path.exists() {
+                return Err(Error::MasterKey {
+                    path: key_path.to_path_buf(),
+                    problem: "the farm exists in this database but this server has no master key file; copy it from a server of the farm and run `init --join`".into(),
+                });
+            }
+            farm.master_key()?;
+            return Ok(InitOutcome::AlreadyExists);
+        }
+        if key_path.exists() {
+            return Err(Error::MasterKey {
+                path: key_path.to_path_buf(),
+                problem: "a master key file exists but the database holds no farm; it may belong to another farm: move it away or point MAILCERT_MASTER_KEY_FILE elsewhere".into(),
+            });
+        }
+        let master = MasterKey::create(key_path)?;
+        let result = (|| {
+            let check = master.seal(b"mailcert", KEY_CHECK_AAD)?;
+            conn.transact(true, |db| {
+                let n = db.execute(
+                    "INSERT INTO meta (key, value) VALUES ('master_key_check', ?1)
+                     ON CONFLICT (key) DO NOTHING",
+                    &[sql::Value::Blob(check)],
+                )?;
+                if n == 0 {
+                    return Err(Error::MasterKey {
+                        path: key_path.to_path_buf(),
+                        problem: "another server created the farm at the same moment; run `init --join` with its master key".into(),
+                    });
+                }
+                Ok(())
+            })
+        })();
+        if let Err(e) = result {
+            let _ = std::fs::remove_file(key_path);
+            return Err(e);
+        }
+        Ok(InitOutcome::Created)
+    }
+
+    fn init_file(db_path: &Path, key_path: &Path) -> Result<InitOutcome> {
         if db_path.exists() {
             // Open to check it is ours and up to date, but never touch the key.
             let farm = Farm::open(db_path, key_path)?;
@@ -136,7 +222,94 @@ impl Farm {
     }
 
     /// Opens an existing farm, bringing its schema up to date.
-    pub fn open(db_path: &Path, key_path: &Path) -> Result<Farm> {
+    pub fn open(db: impl Into<FarmDb>, key_path: &Path) -> Result<Farm> {
+        match db.into() {
+            FarmDb::File(p) => Farm::open_file(&p, key_path),
+            FarmDb::Postgres(t) => {
+                let mut conn = postgres::PgConn::connect(&t)?;
+                conn.migrate(&t.shown)?;
+                Farm::from_postgres(conn, &t, key_path)
+            }
+        }
+    }
+
+    /// Opens (creating it when it is a SQLite file that does not exist) a database with
+    /// the farm's schema but no farm in it yet: the destination of
+    /// [`copy_to`](Farm::copy_to), which brings the farm's own master key check. A
+    /// database that already holds a farm is refused.
+    pub fn create_empty(db: impl Into<FarmDb>, key_path: &Path) -> Result<Farm> {
+        let db = db.into();
+        let (backend, key_check) = match &db {
+            FarmDb::File(path) => {
+                let made = !path.exists();
+                if made {
+                    std::fs::OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .mode(0o600)
+                        .open(path)
+                        .map_err(io_err(path))?;
+                }
+                let opened = (|| {
+                    let mut conn = Connection::open(path)?;
+                    configure(&conn)?;
+                    migrate(&mut conn, path)?;
+                    let check = read_key_check(&conn)?;
+                    Ok::<_, Error>((conn, check))
+                })();
+                match opened {
+                    Ok((conn, check)) => (Backend::Sqlite(conn), check),
+                    Err(e) => {
+                        if made {
+                            let _ = std::fs::remove_file(path);
+                        }
+                        return Err(e);
+                    }
+                }
+            }
+            FarmDb::Postgres(t) => {
+                let mut conn = postgres::PgConn::connect(t)?;
+                conn.migrate(&t.shown)?;
+                let check = conn.meta("master_key_check")?;
+                (Backend::Postgres(Box::new(conn)), check)
+            }
+        };
+        if key_check.is_some() {
+            return Err(Error::Rejected {
+                rule: "empty-destination",
+                message: format!(
+                    "{db} already holds a farm; farm copy writes only into a new, empty database"
+                ),
+            });
+        }
+        Ok(Farm {
+            backend,
+            key_check,
+            db,
+            key_path: key_path.to_path_buf(),
+            master: OnceCell::new(),
+            actor: None,
+        })
+    }
+
+    fn from_postgres(mut conn: postgres::PgConn, t: &PgTarget, key_path: &Path) -> Result<Farm> {
+        let key_check = conn.meta("master_key_check")?;
+        if key_check.is_none() {
+            return Err(Error::NoFarm {
+                path: PathBuf::from(&t.shown),
+            });
+        }
+        Ok(Farm {
+            backend: Backend::Postgres(Box::new(conn)),
+            key_check,
+            db: FarmDb::Postgres(t.clone()),
+            key_path: key_path.to_path_buf(),
+            master: OnceCell::new(),
+            actor: None,
+        })
+    }
+
+    fn open_file(db_path: &Path, key_path: &Path) -> Result<Farm> {
         if !db_path.exists() {
             return Err(Error::NoFarm {
                 path: db_path.to_path_buf(),
@@ -148,9 +321,11 @@ impl Farm {
         )?;
         configure(&conn)?;
         migrate(&mut conn, db_path)?;
+        let key_check = read_key_check(&conn)?;
         Ok(Farm {
-            conn,
-            db_path: db_path.to_path_buf(),
+            backend: Backend::Sqlite(conn),
+            key_check,
+            db: FarmDb::File(db_path.to_path_buf()),
             key_path: key_path.to_path_buf(),
             master: OnceCell::new(),
             actor: None,
@@ -163,9 +338,21 @@ impl Farm {
         self.actor = Some(actor.into());
     }
 
-    /// The database file.
-    pub fn db_path(&self) -> &Path {
-        &self.db_path
+    /// Where the farm's database is.
+    pub fn location(&self) -> &FarmDb {
+        &self.db
+    }
+
+    /// Records that server `name` used the farm now, if it joined and was last seen over
+    /// a minute ago (so that most commands only read).
+    pub fn check_in(&mut self, name: &str, now: i64) -> Result<()> {
+        let seen = self.read(|tx| tx.server(name))?;
+        if let Some(s) = seen
+            && now.saturating_sub(s.last_seen) >= SEEN_EVERY
+        {
+            self.write(|tx| tx.register_server(name, now))?;
+        }
+        Ok(())
     }
 
     /// The master key, loaded and checked against this farm on first use.
@@ -175,23 +362,11 @@ impl Farm {
         }
         let key = MasterKey::load(&self.key_path)?;
         // A farm without its key check is damaged (exit 1), not "not found".
-        let check: Vec<u8> = self
-            .conn
-            .query_row(
-                "SELECT value FROM meta WHERE key = 'master_key_check'",
-                [],
-                |r| r.get(0),
-            )
-            .map(Some)
-            .or_else(|e| match e {
-                rusqlite::Error::QueryReturnedNoRows => Ok(None),
-                other => Err(other),
-            })?
-            .ok_or_else(|| Error::MasterKey {
-                path: self.key_path.clone(),
-                problem: "the farm database has no master key check (it is damaged)".into(),
-            })?;
-        key.open(&check, KEY_CHECK_AAD, "the master key check")
+        let check = self.key_check.as_deref().ok_or_else(|| Error::MasterKey {
+            path: self.key_path.clone(),
+            problem: "the farm database has no master key check (it is damaged)".into(),
+        })?;
+        key.open(check, KEY_CHECK_AAD, "the master key check")
             .map_err(|_| Error::MasterKey {
                 path: self.key_path.clone(),
                 problem: "this is not the master key of this farm (it does not open the farm's key check)".into(),
@@ -205,13 +380,7 @@ impl Farm {
         &mut self,
         f: impl FnOnce(&certs::Tx<'_>) -> Result<T, E>,
     ) -> Result<T, E> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| E::from(e.into()))?;
-        let value = f(&certs::Tx::new(&tx, self.actor.as_deref()))?;
-        tx.commit().map_err(|e| E::from(e.into()))?;
-        Ok(value)
+        self.transact(Mode::Write, |tx, _| f(tx))
     }
 
     /// Like [`write`](Farm::write), with the master key at hand inside the transaction
@@ -225,14 +394,7 @@ impl Farm {
         if need_key {
             self.master_key().map_err(E::from)?;
         }
-        let key = self.master.get();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| E::from(e.into()))?;
-        let value = f(&certs::Tx::new(&tx, self.actor.as_deref()), key)?;
-        tx.commit().map_err(|e| E::from(e.into()))?;
-        Ok(value)
+        self.transact(Mode::Write, f)
     }
 
     /// Runs `f` over a consistent read snapshot.
@@ -240,14 +402,70 @@ impl Farm {
         &mut self,
         f: impl FnOnce(&certs::Tx<'_>) -> Result<T, E>,
     ) -> Result<T, E> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Deferred)
-            .map_err(|e| E::from(e.into()))?;
-        let value = f(&certs::Tx::new(&tx, self.actor.as_deref()))?;
-        tx.finish().map_err(|e| E::from(e.into()))?;
-        Ok(value)
+        self.transact(Mode::Read, |tx, _| f(tx))
     }
+
+    fn transact<T, E: From<Error>>(
+        &mut self,
+        mode: Mode,
+        f: impl FnOnce(&certs::Tx<'_>, Option<&MasterKey>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let key = self.master.get();
+        let actor = self.actor.as_deref();
+        match &mut self.backend {
+            Backend::Sqlite(conn) => {
+                let behavior = match mode {
+                    Mode::Write => TransactionBehavior::Immediate,
+                    Mode::Read => TransactionBehavior::Deferred,
+                };
+                let tx = conn
+                    .transaction_with_behavior(behavior)
+                    .map_err(|e| E::from(e.into()))?;
+                let value = {
+                    let mut exec = sql::SqliteExec(&tx);
+                    f(&certs::Tx::new(&mut exec, actor), key)?
+                };
+                match mode {
+                    Mode::Write => tx.commit(),
+                    Mode::Read => tx.finish(),
+                }
+                .map_err(|e| E::from(e.into()))?;
+                Ok(value)
+            }
+            Backend::Postgres(pg) => {
+                pg.transact(mode == Mode::Write, |db| f(&certs::Tx::new(db, actor), key))
+            }
+        }
+    }
+}
+
+/// Whether a transaction writes (and so takes the farm's write lock at once).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Read,
+    Write,
+}
+
+/// The database a farm lives in.
+enum Backend {
+    /// A SQLite file.
+    Sqlite(Connection),
+    /// A PostgreSQL database.
+    Postgres(Box<postgres::PgConn>),
+}
+
+fn read_key_check(conn: &Connection) -> Result<Option<Vec<u8>>> {
+    Ok(conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'master_key_check'",
+            [],
+            |r| r.get(0),
+        )
+        .map(Some)
+        .or_else(|e| match e {
+            rusqlite::Error::QueryReturnedNoRows => Ok(None),
+            other => Err(other),
+        })?)
 }
 
 fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {

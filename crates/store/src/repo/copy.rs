@@ -1,0 +1,229 @@
+//! Copying a whole farm from one database to another (either backend, either way):
+//! every table row for row with its ids, the sealed keys and passwords as they are (the
+//! destination uses the same master key), verified before it commits.
+
+use std::collections::BTreeMap;
+
+use super::sql::Dialect;
+use super::{Farm, Tx};
+use crate::error::{Error, Result};
+
+/// The copied tables in dependency order, with the columns both schemas have.
+const TABLES: &[(&str, &[&str])] = &[
+    ("meta", &["key", "value"]),
+    (
+        "certificates",
+        &[
+            "id",
+            "thumbprint_sha1",
+            "thumbprint_sha256",
+            "store",
+            "friendly_name",
+            "subject",
+            "issuer",
+            "subject_cn",
+            "sans",
+            "serial",
+            "not_before",
+            "not_after",
+            "key_type",
+            "eku",
+            "key_usage",
+            "is_ca",
+            "self_signed",
+            "intrinsic_ok",
+            "has_private_key",
+            "exportable",
+            "imported_at",
+            "der",
+        ],
+    ),
+    ("private_keys", &["certificate_id", "sealed"]),
+    (
+        "audit_log",
+        &["id", "at", "actor", "action", "object", "detail"],
+    ),
+    ("web_applications", &["id", "url", "name", "created_at"]),
+    (
+        "smtp_settings",
+        &[
+            "id",
+            "web_application_id",
+            "smtp_server",
+            "port",
+            "encryption",
+            "from_address",
+            "reply_to",
+            "charset",
+            "helo",
+            "smtp_user",
+            "smtp_password",
+            "certificate_sha1",
+            "updated_at",
+            "tls_sender_name",
+        ],
+    ),
+    (
+        "certificate_requests",
+        &[
+            "id",
+            "key_id",
+            "common_name",
+            "subject",
+            "alternative_names",
+            "key_type",
+            "hash",
+            "friendly_name",
+            "exportable",
+            "renews_sha1",
+            "spki",
+            "csr_pem",
+            "sealed_key",
+            "created_at",
+        ],
+    ),
+    ("certificate_settings", &["id", "value", "updated_at"]),
+    ("notification_contacts", &["address", "added_at"]),
+    ("notification_state", &["thumbprint", "rule", "last_sent"]),
+    ("servers", &["name", "first_seen", "last_seen"]),
+];
+
+/// Tables whose `id` PostgreSQL numbers itself: after a copy with explicit ids, the
+/// numbering must continue after the largest one.
+const IDENTITY_TABLES: &[&str] = &[
+    "certificates",
+    "audit_log",
+    "web_applications",
+    "smtp_settings",
+    "certificate_requests",
+];
+
+/// What [`Farm::copy_to`] copied: rows per table, each verified on the destination.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CopyReport {
+    /// Rows copied per table.
+    pub tables: BTreeMap<String, u64>,
+    /// How many certificates' thumbprints and sealed keys were compared.
+    pub certificates_verified: u64,
+}
+
+fn order_by(table: &str, dialect: Dialect) -> &'static str {
+    match (table, dialect) {
+        ("notification_contacts", Dialect::Sqlite) => "added_at, rowid",
+        ("notification_contacts", Dialect::Postgres) => "added_at, id",
+        ("meta", _) => "key",
+        ("private_keys", _) => "certificate_id",
+        ("notification_state", _) => "thumbprint, rule",
+        ("servers", _) => "name",
+        _ => "id",
+    }
+}
+
+/// A certificate as the copy is verified: row id, SHA-1, SHA-256, store, and the SHA-256
+/// of its sealed key (empty without one).
+type Fingerprint = (i64, String, String, String, Vec<u8>);
+
+/// Each certificate's identity and a digest of its sealed key, by row id.
+fn fingerprint(tx: &Tx<'_>) -> Result<Vec<Fingerprint>> {
+    tx.rows(
+        "SELECT c.id, c.thumbprint_sha1, c.thumbprint_sha256, c.store, k.sealed
+         FROM certificates c LEFT JOIN private_keys k ON k.certificate_id = c.id
+         ORDER BY c.id",
+        &[],
+        |r| {
+            let sealed: Option<Vec<u8>> = r.get(4)?;
+            let digest = sealed
+                .map(|s| {
+                    ring::digest::digest(&ring::digest::SHA256, &s)
+                        .as_ref()
+                        .to_vec()
+                })
+                .unwrap_or_default();
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, digest))
+        },
+    )
+}
+
+fn count(tx: &Tx<'_>, table: &str) -> Result<u64> {
+    let n: i64 = tx.one(&format!("SELECT count(*) FROM {table}"), &[], |r| r.get(0))?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+impl Farm {
+    /// Copies this whole farm into `dest`, which must be empty (made by
+    /// [`Farm::create_empty`], never by `init`): one read snapshot here, one transaction
+    /// there, which commits only when every table's row count and every certificate's
+    /// thumbprints and sealed key compare equal.
+    pub fn copy_to(&mut self, dest: &mut Farm) -> Result<CopyReport> {
+        self.master_key()?;
+        self.read(|src| {
+            dest.write(|dst| {
+                for (table, _) in TABLES {
+                    if count(dst, table)? != 0 {
+                        return Err(Error::Rejected {
+                            rule: "empty-destination",
+                            message: format!(
+                                "the destination is not empty (its {table} table has rows); farm copy writes only into a new, empty database"
+                            ),
+                        });
+                    }
+                }
+                let src_dialect = src.dialect()?;
+                let mut tables = BTreeMap::new();
+                for (table, columns) in TABLES {
+                    let cols = columns.join(", ");
+                    let marks: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
+                    let insert = format!(
+                        "INSERT INTO {table} ({cols}) VALUES ({})",
+                        marks.join(", ")
+                    );
+                    let mut copied = 0u64;
+                    src.each(
+                        &format!(
+                            "SELECT {cols} FROM {table} ORDER BY {}",
+                            order_by(table, src_dialect)
+                        ),
+                        &[],
+                        |row| {
+                            dst.execute(&insert, &row.0)?;
+                            copied += 1;
+                            Ok(())
+                        },
+                    )?;
+                    tables.insert(table.to_string(), copied);
+                }
+                if dst.dialect()? == Dialect::Postgres {
+                    for table in IDENTITY_TABLES {
+                        dst.rows(
+                            &format!(
+                                "SELECT setval(pg_get_serial_sequence('{table}', 'id'),
+                                        (SELECT COALESCE(MAX(id), 0) + 1 FROM {table}), false)"
+                            ),
+                            &[],
+                            |_| Ok(()),
+                        )?;
+                    }
+                }
+                // Verify before committing.
+                for (table, n) in &tables {
+                    let (here, there) = (count(src, table)?, count(dst, table)?);
+                    if here != *n || there != *n {
+                        return Err(Error::CopyMismatch {
+                            what: format!("{table}: {here} rows in the source, {there} in the copy"),
+                        });
+                    }
+                }
+                let (a, b) = (fingerprint(src)?, fingerprint(dst)?);
+                if a != b {
+                    return Err(Error::CopyMismatch {
+                        what: "the certificates' thumbprints or sealed keys differ".into(),
+                    });
+                }
+                Ok(CopyReport {
+                    tables,
+                    certificates_verified: a.len() as u64,
+                })
+            })
+        })
+    }
+}

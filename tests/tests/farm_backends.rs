@@ -1,0 +1,582 @@
+//! One story, two backends: the same commands against a SQLite farm and a PostgreSQL
+//! farm (a private cluster per test, tests/src/postgres.rs) must give the same answers,
+//! and every assertion of the story holds on both. Then what only a shared database can
+//! do: two servers on one farm, their concurrent writers, joining with the wrong key,
+//! a password on the command line, a dump that holds no secret, and `farm copy`.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use mailcert_tests::postgres::Postgres;
+use mailcert_tests::{TestFarm, contains, sha1_of};
+use serde_json::Value;
+
+const APP: &str = "https://intranet.contoso.com";
+
+/// A PostgreSQL cluster, or `None` (and a skip, or a failure under
+/// `MAILCERT_REQUIRE_EXTERNAL=1`) when this machine has none.
+fn cluster() -> Option<Postgres> {
+    if let Some(why) = Postgres::unavailable_reason() {
+        mailcert_tests::external_missing(&why);
+        return None;
+    }
+    Some(Postgres::start().unwrap_or_else(|e| panic!("starting PostgreSQL: {e}")))
+}
+
+fn rejected(r: &mailcert_tests::Run, rule: &str) {
+    assert_eq!(r.code, 3, "expected rule {rule}: {r:?}");
+    assert!(r.stderr.contains(rule), "expected rule {rule}: {r:?}");
+}
+
+/// The whole story on one farm; returns what the farm looks like at the end (listing,
+/// settings and audit actions), for comparing the backends.
+fn story(f: &TestFarm) -> Value {
+    // Import: PFX with chain, PEM with key, a CA alone, an ineligible one, an expired one.
+    f.ok(&[
+        "cert",
+        "import",
+        "openssl3-default.pfx",
+        "--password-file",
+        "password.txt",
+        "--friendly-name",
+        "relay",
+    ]);
+    f.ok(&[
+        "cert",
+        "import",
+        "client-p256.pem",
+        "--key",
+        "client-p256.key",
+        "--friendly-name",
+        "spare",
+    ]);
+    f.ok(&[
+        "cert",
+        "import",
+        "client-p384.pem",
+        "--key",
+        "client-p384.key",
+    ]);
+    f.ok(&[
+        "cert",
+        "import",
+        "client-noeku.pem",
+        "--key",
+        "client-noeku.key",
+    ]);
+    f.ok(&["cert", "import", "expired.pem", "--key", "expired.key"]);
+    // The same again: reported as present, nothing doubled.
+    let again = f
+        .ok(&[
+            "--json",
+            "cert",
+            "import",
+            "client-p256.pem",
+            "--key",
+            "client-p256.key",
+        ])
+        .json();
+    assert_eq!(again[0]["ok"], true, "{again}");
+    let all = f.list(&[]);
+    assert_eq!(all.len(), 7, "{all:?}");
+    let eligible = f.list(&["--eligible"]);
+    let names: Vec<&str> = eligible
+        .iter()
+        .map(|c| c["subject_cn"].as_str().unwrap_or(""))
+        .collect();
+    assert!(names.contains(&"client-p256.test"), "{names:?}");
+    assert!(!names.contains(&"expired.test"), "{names:?}");
+    assert_eq!(f.list(&["--store", "root"]).len(), 1);
+    assert_eq!(f.list(&["--expired"]).len(), 1);
+    // References: prefix, name:, cn: (any case), an ambiguous prefix is a usage error.
+    let p256 = sha1_of("client-p256.pem");
+    assert_eq!(
+        f.ok(&["--json", "cert", "show", &p256[..10]]).json()["friendly_name"],
+        "spare"
+    );
+    assert_eq!(
+        f.ok(&["--json", "cert", "show", "cn:CLIENT-P256.TEST"])
+            .json()["thumbprint_sha1"],
+        p256.as_str()
+    );
+    assert_eq!(f.run(&["cert", "show", "name:nobody"]).code, 4);
+
+    // Bind: the farm and a web application.
+    f.ok(&["webapp", "add", APP, "--name", "Intranet"]);
+    f.ok(&[
+        "smtp",
+        "set",
+        "--farm",
+        "--smtp-server",
+        "relay.contoso.com",
+        "--from",
+        "sharepoint@contoso.com",
+        "--certificate",
+        "name:relay",
+    ]);
+    f.ok(&[
+        "smtp",
+        "set",
+        "--webapp",
+        APP,
+        "--smtp-server",
+        "relay2.contoso.com",
+        "--port",
+        "587",
+        "--certificate",
+        "name:relay",
+    ]);
+    // The rules: an ineligible certificate, a bad port; nothing changes.
+    rejected(
+        &f.run(&[
+            "smtp",
+            "set",
+            "--farm",
+            "--smtp-server",
+            "relay.contoso.com",
+            "--certificate",
+            &sha1_of("client-noeku.pem"),
+        ]),
+        "eku",
+    );
+    rejected(&f.run(&["smtp", "set", "--farm", "--port", "0"]), "port");
+    assert_eq!(
+        f.ok(&["--json", "smtp", "show", "--farm"]).json()["certificate"]["friendly_name"],
+        "relay"
+    );
+    // A bound certificate is not removed without --force.
+    rejected(&f.run(&["cert", "remove", "name:relay"]), "bound");
+
+    // Switch every binding to another certificate at once.
+    let j = f
+        .ok(&["--json", "cert", "switch", "name:relay", "name:spare"])
+        .json();
+    assert_eq!(j["moved"], serde_json::json!(["farm", APP]));
+    // Replace: a renewal takes over the bindings of the one it renews.
+    let d = tempfile::tempdir().unwrap();
+    let renewal = renewal_of_client_p256(d.path());
+    let j = f
+        .ok(&["--json", "cert", "import", &renewal.0, "--replace"])
+        .json();
+    assert_eq!(
+        j[0]["replaced"][0]["bindings_moved"],
+        serde_json::json!(["farm", APP])
+    );
+    assert_eq!(
+        f.ok(&["--json", "smtp", "show", "--webapp", APP]).json()["certificate"]["thumbprint_sha1"],
+        renewal.1.as_str()
+    );
+    // Remove with --force: the renewal goes, its bindings are left pointing nowhere and
+    // flagged (exit 3), and its key goes with it.
+    f.ok(&["cert", "remove", &renewal.1, "--force"]);
+    assert_eq!(f.run(&["cert", "show", &renewal.1]).code, 4);
+    let bad = f.run(&["--json", "smtp", "show", "--farm"]);
+    assert_eq!(bad.code, 3, "{bad:?}");
+    // Rename, move, and the audit trail of all of it.
+    f.ok(&["cert", "rename", "name:spare", "spare-2026"]);
+    f.ok(&["cert", "move", "name:spare-2026", "--to", "pending"]);
+    let audit = f.ok(&["--json", "audit"]).json();
+    let mut actions: Vec<String> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap_or("").to_string())
+        .collect();
+    actions.reverse();
+    for a in [
+        "init",
+        "import",
+        "webapp-add",
+        "switch",
+        "remove",
+        "rename",
+        "move",
+    ] {
+        assert!(
+            actions.iter().any(|x| x == a),
+            "audit lacks {a}: {actions:?}"
+        );
+    }
+    // The end state, without what depends on the clock.
+    let mut listing = f.list(&[]);
+    for c in &mut listing {
+        c.as_object_mut().unwrap().remove("days_left");
+    }
+    let settings = f.run(&["--json", "smtp", "show", "--farm"]).json();
+    serde_json::json!({
+        "certificates": listing,
+        "farm_settings": settings,
+        "audit_actions": actions,
+    })
+}
+
+/// A renewal of client-p256: same names, same issuer, expiring later.
+fn renewal_of_client_p256(dir: &std::path::Path) -> (String, String) {
+    let fixture = mailcert_tests::fixture;
+    let ca_cert = std::fs::read_to_string(fixture("intermediate-ca.pem")).unwrap();
+    let ca_key =
+        rcgen::KeyPair::from_pem(&std::fs::read_to_string(fixture("intermediate-ca.key")).unwrap())
+            .unwrap();
+    let issuer = rcgen::Issuer::from_ca_cert_pem(&ca_cert, ca_key).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cn = "client-p256.test";
+    let mut p = rcgen::CertificateParams::new(vec![cn.to_string()]).unwrap();
+    p.distinguished_name = rcgen::DistinguishedName::new();
+    p.distinguished_name
+        .push(rcgen::DnType::OrganizationName, "mailcert tests");
+    p.distinguished_name.push(rcgen::DnType::CommonName, cn);
+    p.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    p.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
+    p.not_before = rcgen::date_time_ymd(2025, 6, 1);
+    p.not_after = rcgen::date_time_ymd(2046, 1, 1);
+    let cert = p.signed_by(&key, &issuer).unwrap();
+    let path = dir.join("renewal.pem");
+    std::fs::write(&path, format!("{}{}", cert.pem(), key.serialize_pem())).unwrap();
+    let sha1 = mailcert_store::thumbprints(cert.der()).0;
+    (path.to_str().unwrap().to_string(), sha1)
+}
+
+/// The renewal is generated per run (new key, new thumbprint): compare without it.
+fn without_renewal(mut v: Value) -> Value {
+    if let Some(list) = v["certificates"].as_array_mut() {
+        list.retain(|c| c["not_after"] != "2046-01-01T00:00:00Z");
+    }
+    v
+}
+
+#[test]
+fn the_story_holds_on_sqlite_and_postgresql_alike() {
+    let Some(pg) = cluster() else { return };
+    let sqlite = TestFarm::new();
+    let url = pg.create_database("story").unwrap();
+    let shared = TestFarm::on_postgres(&url, pg.password(), "server-a");
+    shared.ok(&["init"]);
+    let on_sqlite = without_renewal(story(&sqlite));
+    let on_postgres = without_renewal(story(&shared));
+    assert_eq!(on_sqlite, on_postgres);
+}
+
+#[test]
+fn two_servers_share_one_farm() {
+    let Some(pg) = cluster() else { return };
+    let url = pg.create_database("farm").unwrap();
+    let a = TestFarm::on_postgres(&url, pg.password(), "server-a");
+    let r = a.ok(&["init"]);
+    assert!(r.stdout.contains("created farm"), "{r:?}");
+    assert!(!r.stdout.contains(pg.password()), "{r:?}");
+    let b = TestFarm::on_postgres(&url, pg.password(), "server-b");
+    // Without the farm's key, B cannot join; with another farm's key it cannot either.
+    let r = b.run(&["init", "--join"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("master key"), "{r:?}");
+    let other = TestFarm::new();
+    std::fs::copy(other.key_file(), b.key_file()).unwrap();
+    let before = pg.dump("farm").unwrap();
+    let r = b.run(&["init", "--join"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains("not the master key of this farm"),
+        "{r:?}"
+    );
+    assert_eq!(
+        pg.dump("farm").unwrap(),
+        before,
+        "a wrong key writes nothing"
+    );
+    // With the farm's key it joins.
+    std::fs::copy(a.key_file(), b.key_file()).unwrap();
+    let r = b.ok(&["init", "--join"]);
+    assert!(r.stdout.contains("server-b joined"), "{r:?}");
+    let servers = a.ok(&["--json", "server", "list"]).json();
+    let names: Vec<&str> = servers
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["server-a", "server-b"]);
+    assert!(servers[0]["first_seen"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(servers[0]["this_server"], true);
+    // An import on A is usable on B; a binding made on B shows on A.
+    a.ok(&[
+        "cert",
+        "import",
+        "openssl3-default.pfx",
+        "--password-file",
+        "password.txt",
+        "--friendly-name",
+        "relay",
+    ]);
+    assert_eq!(b.list(&["--eligible"]).len(), 1);
+    b.ok(&[
+        "smtp",
+        "set",
+        "--farm",
+        "--smtp-server",
+        "relay.contoso.com",
+        "--certificate",
+        "name:relay",
+    ]);
+    let shown = a.ok(&["--json", "smtp", "show", "--farm"]).json();
+    assert_eq!(shown["certificate"]["friendly_name"], "relay", "{shown}");
+    // B opens A's sealed key (the same master key): an export works there.
+    let out = b.dir.path().join("relay.pem");
+    let r = b.run(&[
+        "cert",
+        "export",
+        "name:relay",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{r:?}");
+}
+
+#[test]
+fn eight_concurrent_imports_from_two_servers_all_land() {
+    let Some(pg) = cluster() else { return };
+    let url = pg.create_database("farm").unwrap();
+    let a = TestFarm::on_postgres(&url, pg.password(), "server-a");
+    a.ok(&["init"]);
+    let b = TestFarm::on_postgres(&url, pg.password(), "server-b");
+    std::fs::copy(a.key_file(), b.key_file()).unwrap();
+    b.ok(&["init", "--join"]);
+    let jobs: [(&TestFarm, &[&str]); 8] = [
+        (
+            &a,
+            &[
+                "cert",
+                "import",
+                "client-p256.pem",
+                "--key",
+                "client-p256.key",
+            ],
+        ),
+        (
+            &b,
+            &[
+                "cert",
+                "import",
+                "client-p384.pem",
+                "--key",
+                "client-p384.key",
+            ],
+        ),
+        (
+            &a,
+            &[
+                "cert",
+                "import",
+                "client-p521.pem",
+                "--key",
+                "client-p521.key",
+            ],
+        ),
+        (
+            &b,
+            &[
+                "cert",
+                "import",
+                "client-ed25519.pem",
+                "--key",
+                "client-ed25519.key",
+            ],
+        ),
+        (
+            &a,
+            &[
+                "cert",
+                "import",
+                "client-noeku.pem",
+                "--key",
+                "client-noeku.key",
+            ],
+        ),
+        (
+            &b,
+            &[
+                "cert",
+                "import",
+                "client-both.pem",
+                "--key",
+                "client-both.key",
+            ],
+        ),
+        (
+            &a,
+            &["cert", "import", "any-eku.pem", "--key", "any-eku.key"],
+        ),
+        (
+            &b,
+            &[
+                "cert",
+                "import",
+                "client-noku.pem",
+                "--key",
+                "client-noku.key",
+            ],
+        ),
+    ];
+    let children: Vec<_> = jobs
+        .iter()
+        .map(|(f, args)| {
+            f.command(args)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let o = c.wait_with_output().unwrap();
+        assert!(o.status.success(), "{o:?}");
+    }
+    let list = a.list(&[]);
+    assert_eq!(list.len(), 8, "{list:?}");
+    let audit = b.ok(&["--json", "audit"]).json();
+    let imports = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "import")
+        .count();
+    assert_eq!(imports, 8);
+}
+
+#[test]
+fn a_dump_of_the_farm_holds_no_secret_in_clear() {
+    let Some(pg) = cluster() else { return };
+    let url = pg.create_database("farm").unwrap();
+    let f = TestFarm::on_postgres(&url, pg.password(), "server-a");
+    f.ok(&["init"]);
+    f.ok(&[
+        "cert",
+        "import",
+        "client-p256.pem",
+        "--key",
+        "client-p256.key",
+    ]);
+    f.ok(&[
+        "cert",
+        "import",
+        "openssl3-default.pfx",
+        "--password-file",
+        "password.txt",
+    ]);
+    let smtp_password = "Sm7p-pa55word-in-the-farm";
+    let r = f.run_stdin(
+        &[
+            "smtp",
+            "set",
+            "--farm",
+            "--smtp-server",
+            "relay.contoso.com",
+            "--user",
+            "app",
+            "--password-stdin",
+        ],
+        format!("{smtp_password}\n").as_bytes(),
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    let dump = pg.dump("farm").unwrap();
+    assert!(
+        contains(&dump, b"COPY public.private_keys"),
+        "dump has the keys table"
+    );
+    assert!(
+        !contains(&dump, smtp_password.as_bytes()),
+        "SMTP password in clear"
+    );
+    // The private keys' own bytes (PKCS#8 DER inside the PEM files) never appear, in
+    // binary or as the hex PostgreSQL dumps BYTEA in.
+    for keyfile in ["client-p256.key", "client-rsa.key"] {
+        let pem = std::fs::read_to_string(mailcert_tests::fixture(keyfile)).unwrap();
+        let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        let der = base64_decode(&b64);
+        let hex: String = der.iter().map(|b| format!("{b:02x}")).collect();
+        // The last 32 bytes of the key structure hold the private scalar's tail.
+        let tail = &der[der.len() - 32..];
+        let tail_hex: String = tail.iter().map(|b| format!("{b:02x}")).collect();
+        assert!(!contains(&dump, tail), "{keyfile} in clear");
+        assert!(!contains(&dump, tail_hex.as_bytes()), "{keyfile} as hex");
+        assert!(!contains(&dump, hex.as_bytes()));
+    }
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = Vec::new();
+    let mut acc = 0u32;
+    let mut bits = 0;
+    for c in s.bytes().filter(|c| *c != b'=') {
+        let v = T.iter().position(|t| *t == c).unwrap() as u32;
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    out
+}
+
+#[test]
+fn a_password_in_the_url_on_the_command_line_is_refused() {
+    let f = TestFarm::empty();
+    let r = f.run(&[
+        "--db",
+        "postgres://mailcert:hunter2-secret@127.0.0.1:1/farm",
+        "cert",
+        "list",
+    ]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("pgpass"), "{r:?}");
+    assert!(!r.stderr.contains("hunter2"), "{r:?}");
+    assert!(!r.stdout.contains("hunter2"), "{r:?}");
+    // An unreachable server is a clear error (exit 1) that never shows a password.
+    let r = f.run(&[
+        "--db",
+        "postgres://mailcert@127.0.0.1:1/farm?sslmode=disable",
+        "cert",
+        "list",
+    ]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("cannot open the farm database postgres://mailcert@127.0.0.1:1/farm"),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn tls_to_the_database_is_verified() {
+    let Some(pg) = cluster() else { return };
+    let url = pg.create_database("farm").unwrap();
+    let ca = pg.ca_pem().to_str().unwrap().to_string();
+    // verify-full against the cluster's own CA, by IP and by name.
+    let f = TestFarm::on_postgres(
+        &format!("{url}?sslmode=verify-full&sslrootcert={ca}"),
+        pg.password(),
+        "a",
+    );
+    f.ok(&["init"]);
+    let by_name = url.replace("127.0.0.1", "localhost");
+    let g = TestFarm::on_postgres(
+        &format!("{by_name}?sslmode=verify-full&sslrootcert={ca}"),
+        pg.password(),
+        "a",
+    );
+    std::fs::copy(f.key_file(), g.key_file()).unwrap();
+    g.ok(&["cert", "list"]);
+    // The platform's roots do not know this CA: refused, never sent in clear.
+    let h = TestFarm::on_postgres(&format!("{url}?sslmode=verify-full"), pg.password(), "a");
+    std::fs::copy(f.key_file(), h.key_file()).unwrap();
+    let r = h.run(&["cert", "list"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("certificate"), "{r:?}");
+    // The server saw mailcert's sessions encrypted.
+    let log = pg.log();
+    let ours: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("connection authorized") && l.contains("application_name=mailcert"))
+        .collect();
+    assert!(!ours.is_empty(), "{log}");
+    assert!(ours.iter().all(|l| l.contains("SSL enabled")), "{ours:?}");
+}
