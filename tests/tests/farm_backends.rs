@@ -21,6 +21,13 @@ fn cluster() -> Option<Postgres> {
     Some(Postgres::start().unwrap_or_else(|e| panic!("starting PostgreSQL: {e}")))
 }
 
+/// A new database in the cluster, as a farm URL that verifies the server against the
+/// cluster's own CA (the default `sslmode=verify-full`).
+fn database(pg: &Postgres, name: &str) -> String {
+    let url = pg.create_database(name).unwrap();
+    format!("{url}?sslrootcert={}", pg.ca_pem().display())
+}
+
 fn rejected(r: &mailcert_tests::Run, rule: &str) {
     assert_eq!(r.code, 3, "expected rule {rule}: {r:?}");
     assert!(r.stderr.contains(rule), "expected rule {rule}: {r:?}");
@@ -133,9 +140,9 @@ fn story(f: &TestFarm) -> Value {
             "--smtp-server",
             "relay.contoso.com",
             "--certificate",
-            &sha1_of("client-noeku.pem"),
+            &sha1_of("expired.pem"),
         ]),
-        "eku",
+        "certificate-eligible",
     );
     rejected(&f.run(&["smtp", "set", "--farm", "--port", "0"]), "port");
     assert_eq!(
@@ -164,12 +171,12 @@ fn story(f: &TestFarm) -> Value {
         f.ok(&["--json", "smtp", "show", "--webapp", APP]).json()["certificate"]["thumbprint_sha1"],
         renewal.1.as_str()
     );
-    // Remove with --force: the renewal goes, its bindings are left pointing nowhere and
-    // flagged (exit 3), and its key goes with it.
+    // Remove with --force: the renewal goes with its key, and the settings that presented
+    // it present none now.
     f.ok(&["cert", "remove", &renewal.1, "--force"]);
     assert_eq!(f.run(&["cert", "show", &renewal.1]).code, 4);
-    let bad = f.run(&["--json", "smtp", "show", "--farm"]);
-    assert_eq!(bad.code, 3, "{bad:?}");
+    let unbound = f.ok(&["--json", "smtp", "show", "--farm"]).json();
+    assert_eq!(unbound["certificate"], Value::Null, "{unbound}");
     // Rename, move, and the audit trail of all of it.
     f.ok(&["cert", "rename", "name:spare", "spare-2026"]);
     f.ok(&["cert", "move", "name:spare-2026", "--to", "pending"]);
@@ -184,7 +191,7 @@ fn story(f: &TestFarm) -> Value {
     for a in [
         "init",
         "import",
-        "webapp-add",
+        "webapp add",
         "switch",
         "remove",
         "rename",
@@ -246,7 +253,7 @@ fn without_renewal(mut v: Value) -> Value {
 fn the_story_holds_on_sqlite_and_postgresql_alike() {
     let Some(pg) = cluster() else { return };
     let sqlite = TestFarm::new();
-    let url = pg.create_database("story").unwrap();
+    let url = database(&pg, "story");
     let shared = TestFarm::on_postgres(&url, pg.password(), "server-a");
     shared.ok(&["init"]);
     let on_sqlite = without_renewal(story(&sqlite));
@@ -257,7 +264,7 @@ fn the_story_holds_on_sqlite_and_postgresql_alike() {
 #[test]
 fn two_servers_share_one_farm() {
     let Some(pg) = cluster() else { return };
-    let url = pg.create_database("farm").unwrap();
+    let url = database(&pg, "farm");
     let a = TestFarm::on_postgres(&url, pg.password(), "server-a");
     let r = a.ok(&["init"]);
     assert!(r.stdout.contains("created farm"), "{r:?}");
@@ -269,18 +276,14 @@ fn two_servers_share_one_farm() {
     assert!(r.stderr.contains("master key"), "{r:?}");
     let other = TestFarm::new();
     std::fs::copy(other.key_file(), b.key_file()).unwrap();
-    let before = pg.dump("farm").unwrap();
+    let before = dump(&pg, "farm");
     let r = b.run(&["init", "--join"]);
     assert_eq!(r.code, 1, "{r:?}");
     assert!(
         r.stderr.contains("not the master key of this farm"),
         "{r:?}"
     );
-    assert_eq!(
-        pg.dump("farm").unwrap(),
-        before,
-        "a wrong key writes nothing"
-    );
+    assert!(dump(&pg, "farm") == before, "a wrong key writes nothing");
     // With the farm's key it joins.
     std::fs::copy(a.key_file(), b.key_file()).unwrap();
     let r = b.ok(&["init", "--join"]);
@@ -304,6 +307,7 @@ fn two_servers_share_one_farm() {
         "password.txt",
         "--friendly-name",
         "relay",
+        "--exportable",
     ]);
     assert_eq!(b.list(&["--eligible"]).len(), 1);
     b.ok(&[
@@ -319,20 +323,23 @@ fn two_servers_share_one_farm() {
     assert_eq!(shown["certificate"]["friendly_name"], "relay", "{shown}");
     // B opens A's sealed key (the same master key): an export works there.
     let out = b.dir.path().join("relay.pem");
-    let r = b.run(&[
+    b.ok(&[
         "cert",
         "export",
         "name:relay",
+        "--format",
+        "pem",
         "--out",
         out.to_str().unwrap(),
     ]);
-    assert_eq!(r.code, 0, "{r:?}");
+    let pem = std::fs::read_to_string(&out).unwrap();
+    assert!(pem.contains("-----BEGIN PRIVATE KEY-----"), "{pem}");
 }
 
 #[test]
 fn eight_concurrent_imports_from_two_servers_all_land() {
     let Some(pg) = cluster() else { return };
-    let url = pg.create_database("farm").unwrap();
+    let url = database(&pg, "farm");
     let a = TestFarm::on_postgres(&url, pg.password(), "server-a");
     a.ok(&["init"]);
     let b = TestFarm::on_postgres(&url, pg.password(), "server-b");
@@ -443,7 +450,7 @@ fn eight_concurrent_imports_from_two_servers_all_land() {
 #[test]
 fn a_dump_of_the_farm_holds_no_secret_in_clear() {
     let Some(pg) = cluster() else { return };
-    let url = pg.create_database("farm").unwrap();
+    let url = database(&pg, "farm");
     let f = TestFarm::on_postgres(&url, pg.password(), "server-a");
     f.ok(&["init"]);
     f.ok(&[
@@ -468,9 +475,10 @@ fn a_dump_of_the_farm_holds_no_secret_in_clear() {
             "--farm",
             "--smtp-server",
             "relay.contoso.com",
-            "--user",
+            "--smtp-user",
             "app",
-            "--password-stdin",
+            "--smtp-password-file",
+            "-",
         ],
         format!("{smtp_password}\n").as_bytes(),
     );
@@ -478,43 +486,50 @@ fn a_dump_of_the_farm_holds_no_secret_in_clear() {
     let dump = pg.dump("farm").unwrap();
     assert!(
         contains(&dump, b"COPY public.private_keys"),
-        "dump has the keys table"
+        "the dump has the keys table"
     );
+    assert!(dump.len() > 10_000);
     assert!(
         !contains(&dump, smtp_password.as_bytes()),
         "SMTP password in clear"
     );
-    // The private keys' own bytes (PKCS#8 DER inside the PEM files) never appear, in
-    // binary or as the hex PostgreSQL dumps BYTEA in.
-    for keyfile in ["client-p256.key", "client-rsa.key"] {
-        let pem = std::fs::read_to_string(mailcert_tests::fixture(keyfile)).unwrap();
-        let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
-        let der = base64_decode(&b64);
-        let hex: String = der.iter().map(|b| format!("{b:02x}")).collect();
-        // The last 32 bytes of the key structure hold the private scalar's tail.
-        let tail = &der[der.len() - 32..];
-        let tail_hex: String = tail.iter().map(|b| format!("{b:02x}")).collect();
-        assert!(!contains(&dump, tail), "{keyfile} in clear");
-        assert!(!contains(&dump, tail_hex.as_bytes()), "{keyfile} as hex");
-        assert!(!contains(&dump, hex.as_bytes()));
+    // Fragments of the private keys (as the SQLite leak test picks them), in binary and
+    // in the hex that pg_dump writes BYTEA in.
+    let mut secrets: Vec<Vec<u8>> = Vec::new();
+    for (key, scalar_len) in [("client-p256.key", 32usize), ("client-rsa.key", 0)] {
+        let pem = std::fs::read(mailcert_tests::fixture(key)).unwrap();
+        let (_, der) = der::pem::decode_vec(&pem).unwrap();
+        if scalar_len > 0 {
+            // The EC private scalar follows INTEGER 1, OCTET STRING(len).
+            let marker = [0x02, 0x01, 0x01, 0x04, scalar_len as u8];
+            let at = der.windows(5).position(|w| w == marker).unwrap() + 5;
+            secrets.push(der[at..at + scalar_len].to_vec());
+        } else {
+            // Any 32-byte window from the RSA key's private part (past the modulus).
+            let tail = &der[der.len() - 400..];
+            secrets.extend(tail.chunks(32).map(<[u8]>::to_vec));
+        }
+        secrets.push(der.clone());
+    }
+    for secret in &secrets {
+        let hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+        assert!(!contains(&dump, secret), "a private key fragment in clear");
+        assert!(
+            !contains(&dump, hex.as_bytes()),
+            "a private key fragment as hex"
+        );
     }
 }
 
-fn base64_decode(s: &str) -> Vec<u8> {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = Vec::new();
-    let mut acc = 0u32;
-    let mut bits = 0;
-    for c in s.bytes().filter(|c| *c != b'=') {
-        let v = T.iter().position(|t| *t == c).unwrap() as u32;
-        acc = (acc << 6) | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    out
+/// `pg_dump` of a database without its per-run `\restrict` token lines, so that two
+/// dumps of an unchanged database compare equal.
+fn dump(pg: &Postgres, db: &str) -> Vec<u8> {
+    let text = String::from_utf8(pg.dump(db).unwrap()).unwrap();
+    text.lines()
+        .filter(|l| !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict"))
+        .collect::<Vec<_>>()
+        .join("\n")
+        .into_bytes()
 }
 
 #[test]
@@ -579,4 +594,188 @@ fn tls_to_the_database_is_verified() {
         .collect();
     assert!(!ours.is_empty(), "{log}");
     assert!(ours.iter().all(|l| l.contains("SSL enabled")), "{ours:?}");
+}
+
+/// The second server sends through the real Postfix (which demands a client certificate
+/// and trusts only the test root) with the certificate the first server imported; then a
+/// setting for the second server only (`smtp set --server`) makes it present another
+/// certificate while the first keeps the farm's.
+#[test]
+fn the_second_server_sends_with_the_first_ones_certificate_through_postfix() {
+    use mailcert_tests::postfix::{Postfix, PostfixConfig};
+    let Some(pg) = cluster() else { return };
+    if let Some(why) = Postfix::unavailable_reason() {
+        mailcert_tests::external_missing(&why);
+        return;
+    }
+    let pf = Postfix::start(PostfixConfig::new()).unwrap();
+    let wait = std::time::Duration::from_secs(10);
+    let url = database(&pg, "farm");
+    let a = TestFarm::on_postgres(&url, pg.password(), "server-a");
+    a.ok(&["init"]);
+    a.ok(&["cert", "import", "root-ca.cer"]);
+    a.ok(&["cert", "import", "intermediate-ca.pem"]);
+    a.ok(&[
+        "cert",
+        "import",
+        "openssl3-p256.pfx",
+        "--password-file",
+        "password.txt",
+        "--friendly-name",
+        "p256",
+    ]);
+    a.ok(&[
+        "cert",
+        "import",
+        "openssl3-default.pfx",
+        "--password-file",
+        "password.txt",
+        "--friendly-name",
+        "rsa",
+    ]);
+    let port = pf.starttls_port().to_string();
+    a.ok(&[
+        "smtp",
+        "set",
+        "--farm",
+        "--smtp-server",
+        "localhost",
+        "--port",
+        &port,
+        "--from",
+        "sharepoint@contoso.com",
+        "--certificate",
+        "name:p256",
+    ]);
+    let b = TestFarm::on_postgres(&url, pg.password(), "server-b");
+    std::fs::copy(a.key_file(), b.key_file()).unwrap();
+    b.ok(&["init", "--join"]);
+    let send = |f: &TestFarm, subject: &str| {
+        let r = f.run_stdin(
+            &["send", "--to", "rcpt@relay.test", "--subject", subject],
+            b"From a server of the farm.\n",
+        );
+        assert_eq!(r.code, 0, "{r:?}\n{}", pf.log());
+    };
+    send(&b, "from b");
+    assert_eq!(pf.wait_for_delivered(1, wait), 1, "{}", pf.log());
+    let msgs = pf.messages("rcpt@relay.test");
+    assert!(
+        msgs[0].contains("Client CN \"client-p256.test\"") && msgs[0].contains("(verified OK)"),
+        "{}",
+        msgs[0]
+    );
+    // Server B only: the RSA certificate. A keeps the farm's.
+    a.ok(&[
+        "smtp",
+        "set",
+        "--farm",
+        "--server",
+        "server-b",
+        "--certificate",
+        "name:rsa",
+    ]);
+    let on_b = b.ok(&["--json", "smtp", "show", "--farm"]).json();
+    assert_eq!(on_b["server"], "server-b", "{on_b}");
+    assert_eq!(on_b["certificate"]["friendly_name"], "rsa", "{on_b}");
+    let on_a = a.ok(&["--json", "smtp", "show", "--farm"]).json();
+    assert_eq!(on_a["server"], Value::Null, "{on_a}");
+    assert_eq!(on_a["certificate"]["friendly_name"], "p256", "{on_a}");
+    // Both certificates count as bound; the override is labelled with its server.
+    let bound = a.list(&["--in-use"]);
+    let labels: Vec<String> = bound
+        .iter()
+        .flat_map(|c| c["bound_to"].as_array().unwrap().clone())
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    assert!(labels.contains(&"farm".to_string()), "{labels:?}");
+    assert!(
+        labels.contains(&"farm (server server-b)".to_string()),
+        "{labels:?}"
+    );
+    send(&b, "from b, its own certificate");
+    send(&a, "from a, the farm's certificate");
+    assert_eq!(pf.wait_for_delivered(3, wait), 3, "{}", pf.log());
+    let msgs = pf.messages("rcpt@relay.test");
+    let with = |subject: &str| {
+        msgs.iter()
+            .find(|m| {
+                m.contains(&format!("Subject: {subject}\n"))
+                    || m.contains(&format!("Subject: {subject}\r\n"))
+            })
+            .unwrap_or_else(|| panic!("no message {subject}: {msgs:?}"))
+            .clone()
+    };
+    assert!(with("from b, its own certificate").contains("Client CN \"client-rsa.test\""));
+    assert!(with("from a, the farm's certificate").contains("Client CN \"client-p256.test\""));
+    // Cleared: B uses the farm's settings again.
+    a.ok(&["smtp", "clear", "--farm", "--server", "server-b"]);
+    let on_b = b.ok(&["--json", "smtp", "show", "--farm"]).json();
+    assert_eq!(on_b["server"], Value::Null, "{on_b}");
+    assert_eq!(on_b["certificate"]["friendly_name"], "p256", "{on_b}");
+}
+
+#[test]
+fn farm_copy_moves_a_sqlite_farm_to_postgresql_and_back_verified() {
+    let Some(pg) = cluster() else { return };
+    let local = TestFarm::new();
+    story(&local);
+    let url = database(&pg, "moved");
+    let pw = local.dir.path().join("pgpass");
+    pg.write_pgpass(&pw).unwrap();
+    let r = local
+        .command(&["--json", "farm", "copy", "--to", &url])
+        .env("PGPASSFILE", &pw)
+        .output()
+        .unwrap();
+    let r = mailcert_tests::Run::from_output(r);
+    assert_eq!(r.code, 0, "{r:?}");
+    let report = r.json();
+    assert_eq!(report["tables"]["certificates"], 7, "{report}");
+    assert_eq!(report["certificates_verified"], 7, "{report}");
+    // The PostgreSQL farm opens with the SQLite farm's key and lists the same.
+    let moved = TestFarm::on_postgres(&url, pg.password(), "server-a");
+    std::fs::copy(local.key_file(), moved.key_file()).unwrap();
+    assert_eq!(moved.list(&[]), local.list(&[]));
+    assert_eq!(
+        moved.ok(&["--json", "audit"]).json(),
+        local.ok(&["--json", "audit"]).json()
+    );
+    // Its secrets open there: an exportable key is exported the same.
+    // (The story's certificates are not exportable: a sealed SMTP password proves it.)
+    let r = moved.run_stdin(
+        &[
+            "smtp",
+            "set",
+            "--farm",
+            "--smtp-user",
+            "app",
+            "--smtp-password-file",
+            "-",
+        ],
+        b"pw-after-the-move\n",
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    // A second copy into the same database is refused and changes nothing.
+    let before = dump(&pg, "moved");
+    let r = local
+        .command(&["farm", "copy", "--to", &url])
+        .env("PGPASSFILE", &pw)
+        .output()
+        .unwrap();
+    let r = mailcert_tests::Run::from_output(r);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.stderr.contains("already holds a farm"), "{r:?}");
+    assert!(
+        dump(&pg, "moved") == before,
+        "a refused copy writes nothing"
+    );
+    // And back, into a new SQLite file.
+    let back = local.dir.path().join("back.db");
+    let r = moved.ok(&["--json", "farm", "copy", "--to", back.to_str().unwrap()]);
+    assert_eq!(r.json()["certificates_verified"], 7);
+    let f = TestFarm::empty();
+    let r = f.run(&["--db", back.to_str().unwrap(), "--json", "cert", "list"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.json().as_array().unwrap().len(), 7);
 }

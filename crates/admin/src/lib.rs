@@ -23,7 +23,8 @@
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), mailcert_admin::AdminError> {
-//! let cfg = mailcert_admin::ServeConfig::new("/var/lib/mailcert/farm.db", "/var/lib/mailcert/farm.db.key");
+//! let db = std::path::Path::new("/var/lib/mailcert/farm.db");
+//! let cfg = mailcert_admin::ServeConfig::new(db, "/var/lib/mailcert/farm.db.key");
 //! let bound = mailcert_admin::bind(cfg).await?;
 //! for w in bound.warnings() {
 //!     eprintln!("warning: {w}");

@@ -20,8 +20,8 @@ pub use health::{
 };
 pub use rules::{RULES, Rule, parse_port, port_from};
 pub use service::{
-    Effective, Saved, SendPlan, Source, Target, add_webapp, clear, effective, host_name,
-    list_webapps, plan, remove_webapp, set,
+    Effective, Saved, SendPlan, Source, Target, add_webapp, clear, clear_server, effective,
+    host_name, list_webapps, plan, remove_webapp, set,
 };
 pub use settings::{
     CHARSETS, CertificateCheck, Credentials, Encryption, SettingsChange, SmtpSettings,

@@ -59,6 +59,9 @@ pub struct Effective {
     pub inherited_from: Option<String>,
     /// The farm's Reply-To address, used by a web application whose own settings set none.
     pub inherited_reply_to: Option<String>,
+    /// The server whose own settings these are (they override the level's settings
+    /// there), or `None` when they are the level's settings for every server.
+    pub server: Option<String>,
 }
 
 impl Effective {
@@ -293,6 +296,7 @@ fn effective_in(tx: &Tx<'_>, target: &Target, now: i64) -> Result<Option<Effecti
         problems,
         inherited_from,
         inherited_reply_to,
+        server: row.server.clone(),
     }))
 }
 
@@ -315,7 +319,14 @@ pub fn set(farm: &mut Farm, target: &Target, change: SettingsChange, now: i64) -
     let password_given = matches!(change.credentials, Some(Some(_)));
     farm.write_with_key(password_given, |tx, master| {
         let (scope, _) = scope_of(tx, target)?;
-        let current = tx.settings(scope)?;
+        let server = change.server.as_deref();
+        // A server's own settings start as a copy of the level's (for every server).
+        let exact = tx.settings_at(scope, server)?;
+        let creating = exact.is_none();
+        let current = match (exact, server) {
+            (None, Some(_)) => tx.settings_at(scope, None)?,
+            (exact, _) => exact,
+        };
         let first_time = current.is_none();
         let mut s = match &current {
             Some(r) => from_row(r),
@@ -442,7 +453,7 @@ pub fn set(farm: &mut Farm, target: &Target, change: SettingsChange, now: i64) -
             sealed = Some(key.seal(password.as_bytes(), &password_aad(target, v))?);
         }
         // Nothing changed: nothing is written (not even the time of the change).
-        if !first_time && new_password.is_none() && &before == v && sealed == current_sealed {
+        if !creating && new_password.is_none() && &before == v && sealed == current_sealed {
             let effective = effective_in(tx, target, now)?.ok_or_else(|| Error::NoSettings {
                 scope: target.label(),
                 hint: "",
@@ -466,10 +477,11 @@ pub fn set(farm: &mut Farm, target: &Target, change: SettingsChange, now: i64) -
             certificate_sha1: v.certificate.clone(),
             updated_at: now,
             tls_sender_name: v.tls_sender_name.clone(),
+            server: change.server.clone(),
         })?;
         let changes = audit_changes(
             tx,
-            target,
+            &level_label(target, server),
             &before,
             v,
             first_time,
@@ -505,7 +517,7 @@ fn cert_check(c: &CertRecord, now: i64) -> CertificateCheck {
 /// the changes as `field: old -> new`; a password is only ever "(changed)".
 fn audit_changes(
     tx: &Tx<'_>,
-    target: &Target,
+    label: &str,
     before: &SmtpSettings,
     after: &SmtpSettings,
     first_time: bool,
@@ -554,16 +566,15 @@ fn audit_changes(
     } else if before.has_password && !after.has_password {
         changed.push("smtp-password: (removed)".into());
     }
-    let label = target.label();
     if !changed.is_empty() {
-        tx.audit(now, "settings change", &label, &changed.join(", "))?;
+        tx.audit(now, "settings change", label, &changed.join(", "))?;
     }
     if before.certificate != after.certificate {
         if let Some(old) = &before.certificate {
-            tx.audit(now, "unbind", &label, old)?;
+            tx.audit(now, "unbind", label, old)?;
         }
         if let Some(new) = &after.certificate {
-            tx.audit(now, "bind", &label, new)?;
+            tx.audit(now, "bind", label, new)?;
         }
         changed.push(format!(
             "certificate: {} -> {}",
@@ -572,6 +583,37 @@ fn audit_changes(
         ));
     }
     Ok(changed)
+}
+
+/// The audit trail's object for a level's settings, for one server or every server.
+fn level_label(target: &Target, server: Option<&str>) -> String {
+    match server {
+        Some(s) => format!("{} (server {s})", target.label()),
+        None => target.label(),
+    }
+}
+
+/// Drops one server's own settings for `target`, so that the server uses the level's
+/// settings for every server again; whether there were any.
+pub fn clear_server(farm: &mut Farm, target: &Target, server: &str, now: i64) -> Result<bool> {
+    farm.write(|tx| {
+        let (scope, _) = scope_of(tx, target)?;
+        let label = level_label(target, Some(server));
+        let old = tx.settings_at(scope, Some(server))?;
+        let had = tx.delete_settings_at(scope, Some(server))?;
+        if had {
+            if let Some(c) = old.and_then(|o| o.certificate_sha1) {
+                tx.audit(now, "unbind", &label, &c)?;
+            }
+            tx.audit(
+                now,
+                "settings change",
+                &label,
+                "cleared: the server uses the settings for every server",
+            )?;
+        }
+        Ok(had)
+    })
 }
 
 /// Drops a web application's own settings so that it falls back to the farm's.

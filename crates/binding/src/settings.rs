@@ -81,6 +81,10 @@ pub struct SettingsChange {
     pub credentials: Option<Option<Credentials>>,
     /// New connector certificate name (empty clears).
     pub tls_sender_name: Option<String>,
+    /// Change the settings of this one server only (SharePoint's
+    /// `-NotProvisionGlobally`); made from the level's settings for every server the
+    /// first time.
+    pub server: Option<String>,
 }
 
 /// Character sets offered (SharePoint's list, by IANA name).

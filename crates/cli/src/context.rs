@@ -183,7 +183,9 @@ pub(crate) fn open(g: &crate::commands::Globals) -> Result<Farm> {
     let db = db_path(g.db.clone())?;
     let key = key_path(&db);
     let mut farm = Farm::open(db, &key)?;
-    farm.check_in(&server_name(g.server.as_deref()), now()?)?;
+    let name = server_name(g.server.as_deref());
+    farm.check_in(&name, now()?)?;
+    farm.set_server(name);
     Ok(farm)
 }
 

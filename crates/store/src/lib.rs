@@ -42,10 +42,10 @@ pub use model::{CertFacts, KeyType, StoreName, UnknownStore, eku_name};
 pub use model::{OID_ANY_EKU, OID_CLIENT_AUTH, OID_SERVER_AUTH};
 pub use parse::{Bundle, Input, MAX_INPUT_BYTES, parse_bundle};
 pub use repo::Tx;
-pub use repo::os_user;
 pub use repo::{
     AuditEntry, BindingRef, CertFilter, CertRecord, CopyReport, Farm, FarmDb, InitOutcome, NewCert,
     PgHost, PgTarget, RequestRecord, Scope, ServerRow, SettingsRow, SslMode, WebAppRow,
 };
+pub use repo::{default_server_name, os_user};
 pub use secret::{MASTER_KEY_LEN, MasterKey, SealedKey};
 pub use server_identity::{ServerIdentity, server_identity};

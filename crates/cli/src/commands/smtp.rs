@@ -34,6 +34,7 @@ pub(crate) fn effective_json(e: &Effective, now: i64) -> serde_json::Value {
     serde_json::json!({
         "target": e.target.label(),
         "source": e.source,
+        "server": e.server,
         "smtp_server": s.smtp_server,
         "port": s.port,
         "encryption": s.encryption,
@@ -69,9 +70,12 @@ fn show_text(e: &Effective) -> String {
     let mut out = format!(
         "Outgoing e-mail settings for {} (from {})\n",
         e.target.label(),
-        match e.source {
-            Source::Farm => "the farm",
-            Source::WebApplication => "the web application",
+        match (e.source, &e.server) {
+            (Source::Farm, None) => "the farm".to_string(),
+            (Source::WebApplication, None) => "the web application".to_string(),
+            (Source::Farm, Some(s)) => format!("the farm, server {s}'s own settings"),
+            (Source::WebApplication, Some(s)) =>
+                format!("the web application, server {s}'s own settings"),
         }
     );
     let mut line = |k: &str, v: String| out.push_str(&format!("  {k:<20} {v}\n"));
@@ -160,8 +164,13 @@ pub(crate) fn run(g: &Globals, cmd: SmtpCommand) -> Result<u8> {
             charset,
             helo,
             tls_sender_name,
+            server,
         } => {
             let target = target(&t)?;
+            // Shown as that server sees them.
+            if let Some(name) = &server {
+                farm.set_server(name.clone());
+            }
             let port = port
                 .as_deref()
                 .map(mailcert_binding::parse_port)
@@ -209,6 +218,7 @@ pub(crate) fn run(g: &Globals, cmd: SmtpCommand) -> Result<u8> {
                 helo,
                 credentials,
                 tls_sender_name,
+                server,
             };
             let before = mailcert_binding::effective(&mut farm, &target, now).ok();
             let port_given = change.port.is_some();
@@ -266,7 +276,48 @@ pub(crate) fn run(g: &Globals, cmd: SmtpCommand) -> Result<u8> {
             drop(farm);
             super::send::test(g, &target(&t)?, timeout)
         }
-        SmtpCommand::Clear { webapp } => {
+        SmtpCommand::Clear {
+            webapp,
+            farm: _,
+            server: Some(server),
+        } => {
+            let target = match &webapp {
+                Some(u) => mailcert_binding::Target::WebApp(WebAppUrl::parse(u)?),
+                None => mailcert_binding::Target::Farm,
+            };
+            let had = mailcert_binding::clear_server(&mut farm, &target, &server, now)?;
+            if g.json {
+                outln!(
+                    "{}",
+                    serde_json::json!({"target": target.label(), "server": server, "cleared": had})
+                );
+            } else if !g.quiet {
+                if had {
+                    outln!(
+                        "server {server} now uses the settings of {} for every server",
+                        target.label()
+                    );
+                } else {
+                    outln!(
+                        "server {server} had no settings of its own for {}; nothing changed",
+                        target.label()
+                    );
+                }
+            }
+            Ok(exit::OK)
+        }
+        SmtpCommand::Clear {
+            webapp,
+            farm: _,
+            server: None,
+        } => {
+            let Some(webapp) = webapp else {
+                return Err(Exit {
+                    code: exit::USAGE,
+                    message: "smtp clear needs --webapp URL (the farm's settings are cleared only for one server, with --server)".into(),
+                }
+                .into());
+            };
             let url = WebAppUrl::parse(&webapp)?;
             let had = mailcert_binding::clear(&mut farm, &url, now)?;
             if g.json {

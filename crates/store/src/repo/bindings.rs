@@ -3,7 +3,15 @@
 //! reads and writes.
 
 use super::certs::Tx;
-use super::sql::{Row, args};
+use super::sql::{Row, ToValue, Value, args};
+
+/// The `WHERE` condition selecting a level's rows, with its arguments.
+fn level_filter(scope: Scope) -> (&'static str, Vec<Value>) {
+    match scope {
+        Scope::Farm => ("web_application_id IS NULL", Vec::new()),
+        Scope::WebApp(id) => ("web_application_id = ?1", vec![Value::Int(id)]),
+    }
+}
 use crate::error::{Error, Result};
 
 /// A stored web application.
@@ -58,6 +66,9 @@ pub struct SettingsRow {
     /// The Exchange Online connector's `TlsSenderCertificateName` the bound certificate
     /// must match, when set.
     pub tls_sender_name: Option<String>,
+    /// The one server these settings are for (they override the level's settings
+    /// there), or `None` for every server.
+    pub server: Option<String>,
 }
 
 /// Where a certificate is bound: `None` for the farm, else the web application's URL.
@@ -67,19 +78,27 @@ pub struct BindingRef {
     pub webapp_url: Option<String>,
     /// The bound certificate's SHA-1 thumbprint.
     pub certificate_sha1: String,
+    /// The one server whose own settings bind it, or `None` for every server's.
+    pub server: Option<String>,
 }
 
 impl BindingRef {
     /// `"farm"` or the web application URL, as the contract's `bound_to` shows it.
     pub fn label(&self) -> String {
-        self.webapp_url
+        let level = self
+            .webapp_url
             .clone()
-            .unwrap_or_else(|| "farm".to_string())
+            .unwrap_or_else(|| "farm".to_string());
+        match &self.server {
+            Some(s) => format!("{level} (server {s})"),
+            None => level,
+        }
     }
 }
 
 const SETTINGS_COLUMNS: &str = "web_application_id, smtp_server, port, encryption, from_address, \
-    reply_to, charset, helo, smtp_user, smtp_password, certificate_sha1, updated_at, tls_sender_name";
+    reply_to, charset, helo, smtp_user, smtp_password, certificate_sha1, updated_at, tls_sender_name, \
+    server";
 
 fn row_to_settings(r: &Row) -> Result<SettingsRow> {
     let webapp: Option<i64> = r.get(0)?;
@@ -98,6 +117,7 @@ fn row_to_settings(r: &Row) -> Result<SettingsRow> {
         certificate_sha1: r.get(10)?,
         updated_at: r.get(11)?,
         tls_sender_name: r.get(12)?,
+        server: r.get(13)?,
     })
 }
 
@@ -151,35 +171,71 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// The settings stored at exactly this scope (no fallback).
+    /// The settings of a level as this server sees them: its own settings for the level
+    /// when it has some (see [`Farm::set_server`](crate::Farm::set_server)), else the
+    /// level's settings for every server. No fallback from a web application to the farm.
     pub fn settings(&self, scope: Scope) -> Result<Option<SettingsRow>> {
-        match scope {
-            Scope::Farm => self.optional(
-                &format!(
-                    "SELECT {SETTINGS_COLUMNS} FROM smtp_settings WHERE web_application_id IS NULL"
-                ),
-                &[],
-                row_to_settings,
+        let (level, mut args) = level_filter(scope);
+        args.push(self.this_server().to_value());
+        let me = args.len();
+        self.optional(
+            &format!(
+                "SELECT {SETTINGS_COLUMNS} FROM smtp_settings WHERE {level}
+                 AND (server IS NULL OR server = ?{me}) ORDER BY server IS NULL LIMIT 1"
             ),
-            Scope::WebApp(id) => self.optional(
-                &format!(
-                    "SELECT {SETTINGS_COLUMNS} FROM smtp_settings WHERE web_application_id = ?1"
-                ),
-                &args![id],
-                row_to_settings,
-            ),
-        }
+            &args,
+            row_to_settings,
+        )
     }
 
-    /// Stores the settings of a scope, replacing what was there.
+    /// The settings stored at exactly this level and server (`None`: for every server).
+    pub fn settings_at(&self, scope: Scope, server: Option<&str>) -> Result<Option<SettingsRow>> {
+        let (level, mut args) = level_filter(scope);
+        let sql = match server {
+            Some(name) => {
+                args.push(name.to_value());
+                format!(
+                    "SELECT {SETTINGS_COLUMNS} FROM smtp_settings WHERE {level} AND server = ?{}",
+                    args.len()
+                )
+            }
+            None => format!(
+                "SELECT {SETTINGS_COLUMNS} FROM smtp_settings WHERE {level} AND server IS NULL"
+            ),
+        };
+        self.optional(&sql, &args, row_to_settings)
+    }
+
+    /// Every server's own settings (overrides), farm first, then by web application and
+    /// server.
+    pub fn server_overrides(&self) -> Result<Vec<(Option<String>, SettingsRow)>> {
+        let cols: Vec<String> = SETTINGS_COLUMNS
+            .split(',')
+            .map(|c| format!("s.{}", c.trim()))
+            .collect();
+        self.rows(
+            &format!(
+                "SELECT {}, w.url FROM smtp_settings s
+                 LEFT JOIN web_applications w ON w.id = s.web_application_id
+                 WHERE s.server IS NOT NULL
+                 ORDER BY w.url IS NOT NULL, w.url, s.server",
+                cols.join(", ")
+            ),
+            &[],
+            |r| Ok((r.get(14)?, row_to_settings(r)?)),
+        )
+    }
+
+    /// Stores the settings of a level (for every server, or for `s.server` only),
+    /// replacing what was there.
     pub fn put_settings(&self, s: &SettingsRow) -> Result<()> {
         let webapp = match s.scope {
             Scope::Farm => None,
             Scope::WebApp(id) => Some(id),
         };
-        self.delete_settings(s.scope)?;
+        self.delete_settings_at(s.scope, s.server.as_deref())?;
         self.execute(
-            &format!("INSERT INTO smtp_settings ({SETTINGS_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"),
+            &format!("INSERT INTO smtp_settings ({SETTINGS_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"),
             &args![
                 webapp,
                 s.smtp_server,
@@ -194,37 +250,46 @@ impl Tx<'_> {
                 s.certificate_sha1,
                 s.updated_at,
                 s.tls_sender_name,
+                s.server,
             ],
         )?;
         Ok(())
     }
 
-    /// Drops the settings of a scope; returns whether there were any.
+    /// Drops a level's settings for every server; returns whether there were any.
     pub fn delete_settings(&self, scope: Scope) -> Result<bool> {
-        let n = match scope {
-            Scope::Farm => self.execute(
-                "DELETE FROM smtp_settings WHERE web_application_id IS NULL",
-                &[],
-            )?,
-            Scope::WebApp(id) => self.execute(
-                "DELETE FROM smtp_settings WHERE web_application_id = ?1",
-                &args![id],
-            )?,
+        self.delete_settings_at(scope, None)
+    }
+
+    /// Drops a level's settings for one server (`Some`) or for every server (`None`);
+    /// returns whether there were any.
+    pub fn delete_settings_at(&self, scope: Scope, server: Option<&str>) -> Result<bool> {
+        let (level, mut args) = level_filter(scope);
+        let sql = match server {
+            Some(name) => {
+                args.push(name.to_value());
+                format!(
+                    "DELETE FROM smtp_settings WHERE {level} AND server = ?{}",
+                    args.len()
+                )
+            }
+            None => format!("DELETE FROM smtp_settings WHERE {level} AND server IS NULL"),
         };
-        Ok(n > 0)
+        Ok(self.execute(&sql, &args)? > 0)
     }
 
     /// Every binding of a certificate to settings (farm or web applications), or of all
     /// certificates when `sha1` is `None`.
     pub fn bindings(&self, sha1: Option<&str>) -> Result<Vec<BindingRef>> {
-        let select = "SELECT w.url, s.certificate_sha1 FROM smtp_settings s
+        let select = "SELECT w.url, s.certificate_sha1, s.server FROM smtp_settings s
              LEFT JOIN web_applications w ON w.id = s.web_application_id
              WHERE s.certificate_sha1 IS NOT NULL";
-        let order = "ORDER BY w.url IS NOT NULL, w.url";
+        let order = "ORDER BY w.url IS NOT NULL, w.url, s.server IS NOT NULL, s.server";
         let map = |r: &Row| {
             Ok(BindingRef {
                 webapp_url: r.get(0)?,
                 certificate_sha1: r.get(1)?,
+                server: r.get(2)?,
             })
         };
         match sha1 {

@@ -11,6 +11,7 @@ use crate::model::{CertFacts, KeyType, StoreName};
 pub struct Tx<'a> {
     db: RefCell<&'a mut (dyn Exec + 'a)>,
     actor: Option<&'a str>,
+    server: Option<&'a str>,
 }
 
 /// A stored certificate, without its DER or key.
@@ -175,11 +176,22 @@ pub fn os_user() -> String {
 }
 
 impl<'a> Tx<'a> {
-    pub(crate) fn new(db: &'a mut (dyn Exec + 'a), actor: Option<&'a str>) -> Self {
+    pub(crate) fn new(
+        db: &'a mut (dyn Exec + 'a),
+        actor: Option<&'a str>,
+        server: Option<&'a str>,
+    ) -> Self {
         Tx {
             db: RefCell::new(db),
             actor,
+            server,
         }
+    }
+
+    /// The server this transaction runs on, whose own settings apply (see
+    /// [`Farm::set_server`](crate::Farm::set_server)).
+    pub fn this_server(&self) -> Option<&str> {
+        self.server
     }
 
     fn db(&self) -> Result<std::cell::RefMut<'_, &'a mut (dyn Exec + 'a)>> {

@@ -61,6 +61,7 @@ const TABLES: &[(&str, &[&str])] = &[
             "certificate_sha1",
             "updated_at",
             "tls_sender_name",
+            "server",
         ],
     ),
     (

@@ -47,6 +47,7 @@ pub struct Farm {
     key_path: PathBuf,
     master: OnceCell<MasterKey>,
     actor: Option<String>,
+    server: Option<String>,
 }
 
 impl std::fmt::Debug for Farm {
@@ -289,6 +290,7 @@ impl Farm {
             key_path: key_path.to_path_buf(),
             master: OnceCell::new(),
             actor: None,
+            server: None,
         })
     }
 
@@ -306,6 +308,7 @@ impl Farm {
             key_path: key_path.to_path_buf(),
             master: OnceCell::new(),
             actor: None,
+            server: Some(default_server_name()),
         })
     }
 
@@ -329,6 +332,7 @@ impl Farm {
             key_path: key_path.to_path_buf(),
             master: OnceCell::new(),
             actor: None,
+            server: Some(default_server_name()),
         })
     }
 
@@ -336,6 +340,18 @@ impl Farm {
     /// names the signed-in administrator and the account it runs as).
     pub fn set_actor(&mut self, actor: impl Into<String>) {
         self.actor = Some(actor.into());
+    }
+
+    /// Names the server this handle runs on: its own settings (made with
+    /// `smtp set --server`) then apply instead of the level's settings for every server.
+    pub fn set_server(&mut self, name: impl Into<String>) {
+        self.server = Some(name.into());
+    }
+
+    /// Reads the settings every server uses, without any server's own settings (the
+    /// web page edits those).
+    pub fn without_server_settings(&mut self) {
+        self.server = None;
     }
 
     /// Where the farm's database is.
@@ -412,6 +428,7 @@ impl Farm {
     ) -> Result<T, E> {
         let key = self.master.get();
         let actor = self.actor.as_deref();
+        let server = self.server.as_deref();
         match &mut self.backend {
             Backend::Sqlite(conn) => {
                 let behavior = match mode {
@@ -423,7 +440,7 @@ impl Farm {
                     .map_err(|e| E::from(e.into()))?;
                 let value = {
                     let mut exec = sql::SqliteExec(&tx);
-                    f(&certs::Tx::new(&mut exec, actor), key)?
+                    f(&certs::Tx::new(&mut exec, actor, server), key)?
                 };
                 match mode {
                     Mode::Write => tx.commit(),
@@ -432,9 +449,9 @@ impl Farm {
                 .map_err(|e| E::from(e.into()))?;
                 Ok(value)
             }
-            Backend::Postgres(pg) => {
-                pg.transact(mode == Mode::Write, |db| f(&certs::Tx::new(db, actor), key))
-            }
+            Backend::Postgres(pg) => pg.transact(mode == Mode::Write, |db| {
+                f(&certs::Tx::new(db, actor, server), key)
+            }),
         }
     }
 }
@@ -452,6 +469,21 @@ enum Backend {
     Sqlite(Connection),
     /// A PostgreSQL database.
     Postgres(Box<postgres::PgConn>),
+}
+
+/// The name a server has in the farm unless told otherwise: `$MAILCERT_SERVER`, else the
+/// host name.
+pub fn default_server_name() -> String {
+    std::env::var("MAILCERT_SERVER")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .ok()
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+        })
+        .unwrap_or_else(|| "localhost".into())
 }
 
 fn read_key_check(conn: &Connection) -> Result<Option<Vec<u8>>> {

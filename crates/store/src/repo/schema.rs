@@ -138,6 +138,40 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         last_seen  INTEGER NOT NULL
     );
     "#,
+    // 6: settings for one server only (issue #11, SharePoint's -NotProvisionGlobally): a
+    // row with a server name overrides the row without one, on that server. The UNIQUE on
+    // web_application_id becomes one row per (level, server), so the table is rebuilt.
+    r#"
+    CREATE TABLE smtp_settings_v6 (
+        id                 INTEGER PRIMARY KEY,
+        web_application_id INTEGER
+                           REFERENCES web_applications (id) ON DELETE CASCADE,
+        smtp_server        TEXT NOT NULL,
+        port               INTEGER NOT NULL CHECK (port BETWEEN 1 AND 65535),
+        encryption         TEXT NOT NULL CHECK (encryption IN ('starttls', 'tls', 'none')),
+        from_address       TEXT,
+        reply_to           TEXT,
+        charset            TEXT NOT NULL,
+        helo               TEXT,
+        smtp_user          TEXT,
+        smtp_password      BLOB,
+        certificate_sha1   TEXT,
+        updated_at         INTEGER NOT NULL,
+        tls_sender_name    TEXT,
+        server             TEXT
+    );
+    INSERT INTO smtp_settings_v6 (id, web_application_id, smtp_server, port, encryption,
+        from_address, reply_to, charset, helo, smtp_user, smtp_password, certificate_sha1,
+        updated_at, tls_sender_name)
+    SELECT id, web_application_id, smtp_server, port, encryption, from_address, reply_to,
+        charset, helo, smtp_user, smtp_password, certificate_sha1, updated_at, tls_sender_name
+    FROM smtp_settings;
+    DROP TABLE smtp_settings;
+    ALTER TABLE smtp_settings_v6 RENAME TO smtp_settings;
+    CREATE UNIQUE INDEX smtp_settings_scope
+        ON smtp_settings (COALESCE(web_application_id, 0), COALESCE(server, ''));
+    CREATE INDEX smtp_settings_certificate ON smtp_settings (certificate_sha1);
+    "#,
 ];
 
 /// PostgreSQL's migrations, entry for entry the same schema as [`MIGRATIONS`]. Integers
@@ -273,6 +307,14 @@ pub(crate) const PG_MIGRATIONS: &[&str] = &[
         first_seen BIGINT NOT NULL,
         last_seen  BIGINT NOT NULL
     );
+    "#,
+    // 6
+    r#"
+    ALTER TABLE smtp_settings DROP CONSTRAINT smtp_settings_web_application_id_key;
+    DROP INDEX smtp_settings_one_farm;
+    ALTER TABLE smtp_settings ADD COLUMN server TEXT;
+    CREATE UNIQUE INDEX smtp_settings_scope
+        ON smtp_settings (COALESCE(web_application_id, 0), COALESCE(server, ''));
     "#,
 ];
 

@@ -209,6 +209,7 @@ pub(super) fn build_change(
         helo: Some(v.helo.clone()),
         credentials,
         tls_sender_name: Some(v.tls_sender_name.clone()),
+        server: None,
     };
     (change, errors)
 }

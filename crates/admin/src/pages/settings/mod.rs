@@ -47,6 +47,9 @@ struct Loaded {
     options: Vec<CertRecord>,
     /// What this server's queue holds for these settings.
     queue: QueueNote,
+    /// Servers' own settings for this level (made with `smtp set --server`), which this
+    /// page does not edit.
+    overrides: Vec<mailcert_store::SettingsRow>,
 }
 
 impl Loaded {
@@ -73,6 +76,18 @@ fn load(
     spool: Option<&Path>,
     now: i64,
 ) -> Result<Loaded, PageError> {
+    // The page shows and edits what every server uses.
+    farm.without_server_settings();
+    let url = match target {
+        Target::Farm => None,
+        Target::WebApp(u) => Some(u.to_string()),
+    };
+    let overrides = farm
+        .read(|tx| tx.server_overrides())?
+        .into_iter()
+        .filter(|(level, _)| *level == url)
+        .map(|(_, row)| row)
+        .collect();
     let effective = match mailcert_binding::effective(farm, target, now) {
         Ok(e) => Some(e),
         Err(mailcert_binding::Error::NoSettings { .. }) => None,
@@ -88,6 +103,7 @@ fn load(
         own,
         options: eligible(farm, now)?,
         queue: note_for(farm, target, spool, now),
+        overrides,
     })
 }
 

@@ -314,6 +314,42 @@ pub(super) fn settings_page(admin: &Admin, v: &View<'_>) -> Markup {
                     a.button.secondary href=(page_href(v.target)) { "Cancel" }
                 }
             }
+            @if !v.loaded.overrides.is_empty() {
+                section.panel #overrides {
+                    h2 { "Server overrides" }
+                    p.help {
+                        "These servers use settings of their own here instead of the ones above (made with "
+                        code { "mailcert smtp set --server NAME" }
+                        "; removed with "
+                        code { "mailcert smtp clear --server NAME" }
+                        ")."
+                    }
+                    table {
+                        caption { "Servers with their own settings" }
+                        thead { tr { th { "Server" } th { "SMTP server" } th { "Certificate" } th { "Changed" } } }
+                        tbody {
+                            @for o in &v.loaded.overrides {
+                                tr {
+                                    td data-label="Server" { (o.server.as_deref().unwrap_or("")) }
+                                    td data-label="SMTP server" { (o.smtp_server) ":" (o.port) " (" (o.encryption) ")" }
+                                    td data-label="Certificate" {
+                                        @match &o.certificate_sha1 {
+                                            Some(sha1) => {
+                                                @match v.loaded.options.iter().find(|c| &c.facts.thumbprint_sha1 == sha1) {
+                                                    Some(c) => { (option_text(c)) }
+                                                    None => { (sha1) " (not eligible now)" }
+                                                }
+                                            }
+                                            None => { "(none)" }
+                                        }
+                                    }
+                                    td data-label="Changed" { (mailcert_store::rfc3339(o.updated_at)) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
             @if effective.is_some() {
                 section.panel #tests {
                     h2 { "Test" }
