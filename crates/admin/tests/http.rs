@@ -2822,3 +2822,54 @@ fn issue_13_skip_link_and_described_fields_on_every_page() {
     let no_skip = t.replacen("class=\"skip-link\"", "class=\"other\"", 1);
     assert!(!accessibility_problems(&no_skip).is_empty());
 }
+
+/// Issue #11: a server's own settings (`smtp set --server`) are shown under "Server
+/// overrides", and the form keeps editing the settings every server uses, even on the
+/// server that has its own.
+#[test]
+fn server_overrides_are_shown_and_the_form_edits_the_settings_for_every_server() {
+    let f = farm_with_certs();
+    let s = Server::start(f.config());
+    let session = sign_in(s.addr);
+    let csrf = csrf_of(&get(s.addr, "/settings/farm", Some(&session)).text());
+    let r = post_form(
+        s.addr,
+        "/settings/farm",
+        &session,
+        &settings_form(&csrf, "starttls", CLIENT_RSA_SHA1),
+    );
+    assert_eq!(r.status, 303);
+    // The page's own server (the host name by default) gets settings of its own.
+    let me = mailcert_store::default_server_name();
+    let change = mailcert_binding::SettingsChange {
+        smtp_server: Some("own-relay.example.org".into()),
+        server: Some(me.clone()),
+        ..Default::default()
+    };
+    mailcert_binding::set(&mut f.farm(), &Target::Farm, change, now()).unwrap();
+    let page = get(s.addr, "/settings/farm", Some(&session)).text();
+    assert!(page.contains("Server overrides"), "{page}");
+    assert!(page.contains(&me), "{page}");
+    assert!(page.contains("own-relay.example.org:25"), "{page}");
+    // The form shows the settings for every server, not the override.
+    assert!(page.contains("value=\"relay.example.org\""), "{page}");
+    // Saving the form changes the settings for every server and leaves the override.
+    let mut form = settings_form(&csrf, "starttls", CLIENT_RSA_SHA1);
+    form.retain(|(k, _)| *k != "helo");
+    form.push(("helo", "farm.example.org"));
+    assert_eq!(
+        post_form(s.addr, "/settings/farm", &session, &form).status,
+        303
+    );
+    let mut farm = f.farm();
+    farm.without_server_settings();
+    let every = mailcert_binding::effective(&mut farm, &Target::Farm, now()).unwrap();
+    assert_eq!(every.settings.helo.as_deref(), Some("farm.example.org"));
+    assert_eq!(every.settings.smtp_server, "relay.example.org");
+    assert_eq!(every.server, None);
+    let mut farm = f.farm();
+    farm.set_server(me.clone());
+    let own = mailcert_binding::effective(&mut farm, &Target::Farm, now()).unwrap();
+    assert_eq!(own.settings.smtp_server, "own-relay.example.org");
+    assert_eq!(own.server.as_deref(), Some(me.as_str()));
+}

@@ -46,9 +46,16 @@ pub(crate) struct Cli {
     /// $XDG_DATA_HOME/mailcert/farm.db.
     #[arg(long, global = true, value_name = "PATH|URL")]
     pub(crate) db: Option<PathBuf>,
-    /// This server's name in the farm (default: $MAILCERT_SERVER, else the host name).
-    #[arg(long, global = true, value_name = "NAME", env = "MAILCERT_SERVER")]
-    pub(crate) server_name: Option<String>,
+    /// Act as (or, with `smtp set`/`smtp clear`, for) server NAME of the farm: its own
+    /// settings apply, and it is the server `init --join` registers. Default: this
+    /// server, named by $MAILCERT_SERVER, else the host name.
+    #[arg(
+        long,
+        global = true,
+        value_name = "NAME",
+        visible_alias = "server-name"
+    )]
+    pub(crate) server: Option<String>,
     /// Machine-readable JSON on stdout.
     #[arg(long, global = true)]
     pub(crate) json: bool,
@@ -428,7 +435,7 @@ pub(crate) enum WebappCommand {
 pub(crate) enum SmtpCommand {
     /// Set outgoing e-mail settings; an option left out keeps its current value.
     #[command(
-        after_help = "EXAMPLES:\n  mailcert smtp set --farm --smtp-server relay.contoso.com --from sharepoint@contoso.com\n  mailcert smtp set --webapp https://intranet --smtp-server relay --certificate name:relay-2026\n  mailcert smtp set --webapp https://intranet --smtp-user svc --smtp-password-file pw.txt\n  mailcert smtp set --farm --no-certificate\n  mailcert smtp set --farm --server mail2 --certificate name:mail2-2026   # mail2 only"
+        after_help = "EXAMPLES:\n  mailcert smtp set --farm --smtp-server relay.contoso.com --from sharepoint@contoso.com\n  mailcert smtp set --webapp https://intranet --smtp-server relay --certificate name:relay-2026\n  mailcert smtp set --webapp https://intranet --smtp-user svc --smtp-password-file pw.txt\n  mailcert smtp set --farm --no-certificate\n  mailcert smtp set --farm --server mail2 --certificate name:mail2-2026   # mail2 only\n\nWith --server NAME the change is for server NAME only (SharePoint's -NotProvisionGlobally):\nthose settings override the level's on that server, and start as a copy of them."
     )]
     Set {
         #[command(flatten)]
@@ -485,11 +492,6 @@ pub(crate) enum SmtpCommand {
         /// health); an empty value clears it.
         #[arg(long, value_name = "NAME")]
         tls_sender_name: Option<String>,
-        /// Change the settings of server NAME only (SharePoint's -NotProvisionGlobally):
-        /// they override the level's settings on that server. The first time they start
-        /// as a copy of the settings every server uses.
-        #[arg(long, value_name = "NAME")]
-        server: Option<String>,
     },
     /// Show the effective settings and where they come from; exit 3 when the bound
     /// certificate has become ineligible or was removed.
@@ -508,18 +510,15 @@ pub(crate) enum SmtpCommand {
         #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600))]
         timeout: u64,
     },
-    /// Drop a web application's own settings so that it uses the farm's; with --server,
-    /// drop one server's own settings (of the farm or a web application) instead.
+    /// Drop a web application's own settings so that it uses the farm's; with --server
+    /// NAME, drop that server's own settings (of the farm or a web application) instead.
     Clear {
         /// The web application.
         #[arg(long, value_name = "URL", required_unless_present = "farm")]
         webapp: Option<String>,
-        /// The farm's settings (only with --server).
-        #[arg(long, conflicts_with = "webapp", requires = "server")]
+        /// The farm's settings (with --server NAME: that server's own).
+        #[arg(long, conflicts_with = "webapp")]
         farm: bool,
-        /// The server whose own settings to drop.
-        #[arg(long, value_name = "NAME")]
-        server: Option<String>,
     },
 }
 

@@ -169,13 +169,10 @@ pub(crate) fn key_path(db: &FarmDb) -> PathBuf {
 /// This server's name in the farm: `--server`, else `$MAILCERT_SERVER`, else the host
 /// name.
 pub(crate) fn server_name(flag: Option<&str>) -> String {
-    flag.map(str::to_string)
-        .or_else(|| {
-            std::env::var("MAILCERT_SERVER")
-                .ok()
-                .filter(|v| !v.is_empty())
-        })
-        .unwrap_or_else(mailcert_binding::host_name)
+    match flag {
+        Some(name) => name.to_string(),
+        None => mailcert_store::default_server_name(),
+    }
 }
 
 /// Opens the farm named on the command line, noting that this server used it.

@@ -35,7 +35,7 @@ pub(crate) struct Globals {
 pub(crate) fn run(cli: Cli) -> Result<u8> {
     let g = Globals {
         db: cli.db,
-        server: cli.server_name,
+        server: cli.server,
         spool: cli.spool,
         verbose: cli.verbose,
         json: cli.json,

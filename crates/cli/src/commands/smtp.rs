@@ -164,13 +164,11 @@ pub(crate) fn run(g: &Globals, cmd: SmtpCommand) -> Result<u8> {
             charset,
             helo,
             tls_sender_name,
-            server,
         } => {
             let target = target(&t)?;
-            // Shown as that server sees them.
-            if let Some(name) = &server {
-                farm.set_server(name.clone());
-            }
+            // --server NAME: a change for that server only (context::open already made
+            // the farm show the settings as NAME sees them).
+            let server = g.server.clone();
             let port = port
                 .as_deref()
                 .map(mailcert_binding::parse_port)
@@ -276,11 +274,8 @@ pub(crate) fn run(g: &Globals, cmd: SmtpCommand) -> Result<u8> {
             drop(farm);
             super::send::test(g, &target(&t)?, timeout)
         }
-        SmtpCommand::Clear {
-            webapp,
-            farm: _,
-            server: Some(server),
-        } => {
+        SmtpCommand::Clear { webapp, farm: _ } if g.server.is_some() => {
+            let server = g.server.clone().unwrap_or_default();
             let target = match &webapp {
                 Some(u) => mailcert_binding::Target::WebApp(WebAppUrl::parse(u)?),
                 None => mailcert_binding::Target::Farm,
@@ -306,11 +301,7 @@ pub(crate) fn run(g: &Globals, cmd: SmtpCommand) -> Result<u8> {
             }
             Ok(exit::OK)
         }
-        SmtpCommand::Clear {
-            webapp,
-            farm: _,
-            server: None,
-        } => {
+        SmtpCommand::Clear { webapp, farm: _ } => {
             let Some(webapp) = webapp else {
                 return Err(Exit {
                     code: exit::USAGE,
