@@ -779,3 +779,51 @@ fn farm_copy_moves_a_sqlite_farm_to_postgresql_and_back_verified() {
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(r.json().as_array().unwrap().len(), 7);
 }
+
+/// A long-lived holder of a PostgreSQL farm (the relay's workers, the web page) survives
+/// the server closing its connection: the next transaction connects again.
+#[test]
+fn a_connection_closed_by_the_server_is_made_again() {
+    let Some(pg) = cluster() else { return };
+    let url = database(&pg, "farm");
+    let f = TestFarm::on_postgres(&url, pg.password(), "server-a");
+    f.ok(&["init"]);
+    f.ok(&[
+        "cert",
+        "import",
+        "client-p256.pem",
+        "--key",
+        "client-p256.key",
+    ]);
+    // The library, with the password in the URL (allowed outside the command line).
+    let with_password = url.replacen("mailcert@", &format!("mailcert:{}@", pg.password()), 1);
+    let db = mailcert_store::FarmDb::parse(std::ffi::OsStr::new(&with_password)).unwrap();
+    let mut farm = mailcert_store::Farm::open(&db, &f.key_file()).unwrap();
+    let count = |farm: &mut mailcert_store::Farm| {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        farm.read(|tx| tx.eligible_end_entity(now)).map(|v| v.len())
+    };
+    assert_eq!(count(&mut farm).unwrap(), 1);
+    let killed = pg
+        .psql(
+            "postgres",
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'mailcert'",
+        )
+        .unwrap();
+    assert_eq!(killed.trim(), "1", "one mailcert session was ended");
+    // Idle past the check, the farm notices and connects again.
+    std::thread::sleep(std::time::Duration::from_secs(6));
+    assert_eq!(count(&mut farm).unwrap(), 1);
+    // And it writes too.
+    farm.write(|tx| tx.audit(0, "probe", "reconnect", ""))
+        .unwrap();
+    let audit = f.ok(&["--json", "audit", "--since", "1970-01-01"]).json();
+    assert!(
+        audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "probe"),
+        "{audit}"
+    );
+}

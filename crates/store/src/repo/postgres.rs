@@ -7,7 +7,7 @@
 use std::io::BufRead;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
@@ -26,10 +26,17 @@ use crate::error::{Error, Result};
 const WRITE_LOCK: i64 = 0x6d61_696c_6365_7274;
 /// How long connecting may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+/// A connection idle longer than this is checked before it is used again.
+const CHECK_AFTER_IDLE: Duration = Duration::from_secs(5);
 
 /// A connection to a PostgreSQL farm database.
 pub(crate) struct PgConn {
     client: Client,
+    /// Where it goes, to connect again when the server closed it (a restart, a
+    /// fail-over): long-lived holders such as the relay's workers then recover.
+    target: PgTarget,
+    /// When the connection last worked.
+    last_used: Instant,
 }
 
 impl ToSql for Value {
@@ -182,7 +189,11 @@ impl PgConn {
                     .map_err(failed)?
             }
         };
-        Ok(PgConn { client })
+        Ok(PgConn {
+            client,
+            target: target.clone(),
+            last_used: Instant::now(),
+        })
     }
 
     /// Runs `f` in one transaction: a write takes the farm's write lock first; a read
@@ -192,6 +203,15 @@ impl PgConn {
         write: bool,
         f: impl FnOnce(&mut dyn Exec) -> std::result::Result<T, E>,
     ) -> std::result::Result<T, E> {
+        // A connection idle for a while may have been closed by the server (a restart,
+        // a fail-over, an idle timeout): check it, and connect again if so.
+        if self.client.is_closed()
+            || (self.last_used.elapsed() > CHECK_AFTER_IDLE
+                && self.client.is_valid(CONNECT_TIMEOUT).is_err())
+        {
+            *self = PgConn::connect(&self.target).map_err(E::from)?;
+        }
+        self.last_used = Instant::now();
         let mut tx = self
             .client
             .build_transaction()
