@@ -202,6 +202,51 @@ fn story(f: &TestFarm) -> Value {
             "audit lacks {a}: {actions:?}"
         );
     }
+    // Every other container the fixtures hold: each PKCS#12 variant (OpenSSL 3 and
+    // legacy, Windows 3DES, keytool, no MAC, empty password, P-521, Ed448), PKCS#7, DER,
+    // and the PEM key forms (PKCS#1, SEC1, encrypted PKCS#8, legacy encrypted PEM).
+    for file in [
+        "openssl3-nochain.pfx",
+        "openssl3-p256.pfx",
+        "openssl3-ed25519.pfx",
+        "legacy.pfx",
+        "windows-3des.pfx",
+        "keytool-rsa.p12",
+        "keytool-ec.p12",
+        "keytool-import.p12",
+        "client-p521.pfx",
+        "client-ed448.pfx",
+        "server-only.pfx",
+        "expired.pfx",
+    ] {
+        f.ok(&["cert", "import", file, "--password-file", "password.txt"]);
+    }
+    for file in ["empty-password.pfx", "nomac-noenc.pfx", "client-rsa.p7b", "client-rsa.cer"] {
+        f.ok(&["cert", "import", file]);
+    }
+    for args in [
+        &["client-rsa.combined-pkcs1.pem"][..],
+        &["client-p256.pem", "--key", "client-p256.sec1.key"],
+        &[
+            "client-rsa.pem",
+            "--key",
+            "client-rsa.enc-aes256.key",
+            "--password-file",
+            "password.txt",
+        ],
+        &[
+            "client-p384.pem",
+            "--key",
+            "client-p384.legacy-des3.key",
+            "--password-file",
+            "password.txt",
+        ],
+        &["client-ed25519.pem", "--key", "client-ed25519.key"],
+    ] {
+        let mut a = vec!["cert", "import"];
+        a.extend_from_slice(args);
+        f.ok(&a);
+    }
     // The end state, without what depends on the clock.
     let mut listing = f.list(&[]);
     for c in &mut listing {
@@ -826,4 +871,25 @@ fn a_connection_closed_by_the_server_is_made_again() {
             .any(|e| e["action"] == "probe"),
         "{audit}"
     );
+}
+
+/// Over the cluster's Unix socket (no TLS there, and the server trusts the socket): the
+/// same farm as over TCP.
+#[test]
+fn a_farm_over_the_unix_socket() {
+    let Some(pg) = cluster() else { return };
+    let tcp = database(&pg, "farm");
+    let a = TestFarm::on_postgres(&tcp, pg.password(), "server-a");
+    a.ok(&["init"]);
+    a.ok(&["cert", "import", "client-p256.pem", "--key", "client-p256.key"]);
+    let socket = format!(
+        "postgres:///farm?host={}&port={}&user=mailcert",
+        pg.socket_dir().display(),
+        pg.port()
+    );
+    let b = TestFarm::on_postgres(&socket, "unused", "server-b");
+    std::fs::copy(a.key_file(), b.key_file()).unwrap();
+    b.ok(&["init", "--join"]);
+    assert_eq!(b.list(&["--eligible"]), a.list(&["--eligible"]));
+    assert_eq!(b.list(&[]).len(), 1);
 }
