@@ -58,6 +58,12 @@ pub enum Error {
     /// One or more rules refused the settings; nothing was changed.
     #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
     Invalid(Vec<Violation>),
+    /// `--server NAME` names no server that joined the farm.
+    #[error("no server {name} in this farm (`server list` shows those that joined)")]
+    NoServer {
+        /// The name as given.
+        name: String,
+    },
     /// The web application does not exist.
     #[error("no web application {url}")]
     NoWebApp {
@@ -80,7 +86,9 @@ impl Error {
         match self {
             Error::Store(e) => e.kind(),
             Error::Invalid(_) => ErrorKind::Rejected,
-            Error::NoWebApp { .. } | Error::NoSettings { .. } => ErrorKind::NotFound,
+            Error::NoWebApp { .. } | Error::NoSettings { .. } | Error::NoServer { .. } => {
+                ErrorKind::NotFound
+            }
         }
     }
 

@@ -131,8 +131,9 @@ pub fn health(farm: &mut Farm, now: i64) -> Result<HealthReport> {
                     .webapp_by_url(url)?
                     .map(|w| mailcert_store::Scope::WebApp(w.id)),
             };
+            // The row this binding belongs to: every server's, or one server's own.
             if let Some(name) = scope
-                .map(|s| tx.settings(s))
+                .map(|s| tx.settings_at(s, b.server.as_deref()))
                 .transpose()?
                 .flatten()
                 .and_then(|r| r.tls_sender_name)

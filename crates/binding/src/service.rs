@@ -214,24 +214,36 @@ pub fn add_webapp(
 /// bound to its own settings is removed only with `force` (as a bound certificate is).
 pub fn remove_webapp(farm: &mut Farm, url: &WebAppUrl, force: bool, now: i64) -> Result<WebAppRow> {
     farm.write(|tx| {
-        let (scope, w) = scope_of(tx, &Target::WebApp(url.clone()))?;
-        if let Some(s) = tx.settings(scope)?
-            && let Some(c) = &s.certificate_sha1
+        let (_, w) = scope_of(tx, &Target::WebApp(url.clone()))?;
+        // Every binding of the application's settings goes with it: every server's and
+        // each server's own.
+        let bound: Vec<_> = tx
+            .bindings(None)?
+            .into_iter()
+            .filter(|b| b.webapp_url.as_deref() == Some(url.as_str()))
+            .collect();
+        if let Some(b) = bound.first()
+            && !force
         {
-            if !force {
-                return Err(Error::one(
-                    Field::Certificate,
-                    Rule::Bound.name(),
-                    format!(
-                        "web application {url} has certificate {c} bound to its own settings; removing it drops that binding, so force the removal to do so"
-                    ),
-                ));
-            }
+            return Err(Error::one(
+                Field::Certificate,
+                Rule::Bound.name(),
+                format!(
+                    "web application {url} has certificate {} bound to its own settings{}; removing it drops that binding, so force the removal to do so",
+                    b.certificate_sha1,
+                    b.server
+                        .as_deref()
+                        .map(|s| format!(" (server {s})"))
+                        .unwrap_or_default()
+                ),
+            ));
+        }
+        for b in &bound {
             tx.audit(
                 now,
                 "unbind",
-                url.as_str(),
-                &format!("{c} (web application removed)"),
+                &b.label(),
+                &format!("{} (web application removed)", b.certificate_sha1),
             )?;
         }
         let w = w.ok_or_else(|| Error::NoWebApp {
@@ -320,6 +332,14 @@ pub fn set(farm: &mut Farm, target: &Target, change: SettingsChange, now: i64) -
     farm.write_with_key(password_given, |tx, master| {
         let (scope, _) = scope_of(tx, target)?;
         let server = change.server.as_deref();
+        // Settings for a server that never joined would apply nowhere: a typo.
+        if let Some(name) = server
+            && tx.server(name)?.is_none()
+        {
+            return Err(Error::NoServer {
+                name: name.to_string(),
+            });
+        }
         // A server's own settings start as a copy of the level's (for every server).
         let exact = tx.settings_at(scope, server)?;
         let creating = exact.is_none();
@@ -620,7 +640,7 @@ pub fn clear_server(farm: &mut Farm, target: &Target, server: &str, now: i64) ->
 pub fn clear(farm: &mut Farm, url: &WebAppUrl, now: i64) -> Result<bool> {
     farm.write(|tx| {
         let (scope, _) = scope_of(tx, &Target::WebApp(url.clone()))?;
-        let old = tx.settings(scope)?;
+        let old = tx.settings_at(scope, None)?;
         let had = tx.delete_settings(scope)?;
         if had {
             if let Some(c) = old.and_then(|o| o.certificate_sha1) {

@@ -53,7 +53,8 @@ pub(crate) struct Cli {
         long,
         global = true,
         value_name = "NAME",
-        visible_alias = "server-name"
+        visible_alias = "server-name",
+        value_parser = server_name
     )]
     pub(crate) server: Option<String>,
     /// Machine-readable JSON on stdout.
@@ -230,6 +231,17 @@ pub(crate) enum Command {
         #[arg(long, value_name = "TIME")]
         since: Option<String>,
     },
+}
+
+/// A server's name: not empty, at most 253 characters, no control characters or spaces.
+fn server_name(s: &str) -> Result<String, String> {
+    let t = s.trim();
+    if t.is_empty() || t.len() > 253 || t.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(
+            "a server name is 1 to 253 characters, without spaces or control characters".into(),
+        );
+    }
+    Ok(t.to_string())
 }
 
 /// `mailcert server ...`.

@@ -180,9 +180,10 @@ pub(crate) fn open(g: &crate::commands::Globals) -> Result<Farm> {
     let db = db_path(g.db.clone())?;
     let key = key_path(&db);
     let mut farm = Farm::open(db, &key)?;
-    let name = server_name(g.server.as_deref());
-    farm.check_in(&name, now()?)?;
-    farm.set_server(name);
+    // Only this server itself checks in: --server NAME acts as NAME without touching
+    // NAME's "last seen".
+    farm.check_in(&mailcert_store::default_server_name(), now()?)?;
+    farm.set_server(server_name(g.server.as_deref()));
     Ok(farm)
 }
 

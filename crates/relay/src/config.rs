@@ -98,6 +98,9 @@ pub struct RelayConfig {
     pub max_sessions: usize,
     /// An upstream session idle this long is closed with QUIT.
     pub idle_upstream: Duration,
+    /// The farm server whose own settings apply (`--server`); `None`: this server
+    /// (`$MAILCERT_SERVER`, else the host name).
+    pub server: Option<String>,
     /// The clock (Unix seconds); tests and `MAILCERT_NOW` replace it.
     pub clock: fn() -> i64,
 }
@@ -132,6 +135,7 @@ impl RelayConfig {
             retry: Retry::default(),
             max_sessions: 200,
             idle_upstream: Duration::from_secs(5),
+            server: None,
             clock: system_clock,
         }
     }

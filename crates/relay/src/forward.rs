@@ -41,6 +41,9 @@ pub struct ForwardConfig {
     pub max_queue_lifetime: Duration,
     /// An upstream session idle this long is closed.
     pub idle_upstream: Duration,
+    /// The farm server whose own settings apply (`--server`); `None`: this server
+    /// (`$MAILCERT_SERVER`, else the host name).
+    pub server: Option<String>,
     /// The clock.
     pub clock: fn() -> i64,
 }
@@ -129,7 +132,10 @@ impl Worker {
     /// A worker named `name` within this process.
     pub fn new(config: ForwardConfig, name: &str, metrics: Arc<Metrics>) -> Result<Worker> {
         let spool = Spool::open_for_delivery(&config.spool)?;
-        let farm = mailcert_store::Farm::open(&config.farm.0, &config.farm.1)?;
+        let mut farm = mailcert_store::Farm::open(&config.farm.0, &config.farm.1)?;
+        if let Some(name) = &config.server {
+            farm.set_server(name.clone());
+        }
         Ok(Worker {
             owner: Owner::named(&Owner::current(), name),
             spool,

@@ -106,6 +106,7 @@ pub fn run(
         retry: config.retry,
         max_queue_lifetime: config.max_queue_lifetime,
         idle_upstream: config.idle_upstream,
+        server: config.server.clone(),
         clock: config.clock,
     };
     let workers = forward::start_workers(

@@ -45,6 +45,7 @@ fn run_once(g: &Globals) -> Result<u8> {
         retry: mailcert_relay::Retry::default(),
         max_queue_lifetime: mailcert_relay::DEFAULT_MAX_QUEUE_LIFETIME,
         idle_upstream: Duration::from_secs(5),
+        server: g.server.clone(),
         clock: context::clock,
     };
     let metrics = Arc::new(mailcert_relay::Metrics::default());

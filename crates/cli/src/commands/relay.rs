@@ -43,6 +43,7 @@ pub(crate) fn run(g: &Globals, args: RelayArgs) -> Result<u8> {
     config.max_queue_lifetime = args.max_queue_lifetime;
     config.metrics = args.metrics;
     config.connections = usize::from(args.connections);
+    config.server = g.server.clone();
     config.upstream_timeout = Duration::from_secs(args.timeout);
     config.clock = context::clock;
     if let (Some(user), Some(file)) = (args.auth_user, args.auth_password_file) {

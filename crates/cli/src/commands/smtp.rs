@@ -169,6 +169,11 @@ pub(crate) fn run(g: &Globals, cmd: SmtpCommand) -> Result<u8> {
             // --server NAME: a change for that server only (context::open already made
             // the farm show the settings as NAME sees them).
             let server = g.server.clone();
+            // Without --server the change is to the settings every server uses: show
+            // those, not this server's own.
+            if server.is_none() {
+                farm.without_server_settings();
+            }
             let port = port
                 .as_deref()
                 .map(mailcert_binding::parse_port)

@@ -285,7 +285,8 @@ impl<'a> Tx<'a> {
             let sql = format!("SELECT {COLUMNS} FROM certificates WHERE friendly_name = ?1");
             self.rows(&sql, &args![name], row_to_record)?
         } else if let Some(cn) = r.strip_prefix("cn:") {
-            // ASCII case folding on both backends (SQLite's lower() folds ASCII only).
+            // Case-insensitive on both backends (SQLite's lower() folds ASCII letters only,
+            // PostgreSQL's every letter its locale knows).
             let sql = format!(
                 "SELECT {COLUMNS} FROM certificates WHERE lower(subject_cn) = lower(?1) LIMIT 20"
             );

@@ -111,11 +111,12 @@ fn bad(problem: impl Into<String>) -> Error {
     }
 }
 
+/// Percent-decoding as libpq does it (a `+` stays a `+`).
 fn decode(s: &str) -> Result<String> {
-    url::form_urlencoded::parse(format!("x={s}").as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .ok_or_else(|| bad("a part of the URL is not valid percent-encoding"))
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .map(|v| v.into_owned())
+        .map_err(|_| bad("a part of the URL is not valid UTF-8 once percent-decoded"))
 }
 
 impl FarmDb {

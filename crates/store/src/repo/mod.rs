@@ -234,23 +234,30 @@ impl Farm {
         }
     }
 
-    /// Opens (creating it when it is a SQLite file that does not exist) a database with
-    /// the farm's schema but no farm in it yet: the destination of
-    /// [`copy_to`](Farm::copy_to), which brings the farm's own master key check. A
-    /// database that already holds a farm is refused.
+    /// Makes a new SQLite file, or takes an empty PostgreSQL database, with the farm's
+    /// schema but no farm in it yet: the destination of [`copy_to`](Farm::copy_to),
+    /// which brings the farm's own master key check. An existing file and a database
+    /// that holds any table are refused before anything is written to them.
     pub fn create_empty(db: impl Into<FarmDb>, key_path: &Path) -> Result<Farm> {
         let db = db.into();
         let (backend, key_check) = match &db {
             FarmDb::File(path) => {
-                let made = !path.exists();
-                if made {
-                    std::fs::OpenOptions::new()
-                        .write(true)
-                        .create_new(true)
-                        .mode(0o600)
-                        .open(path)
-                        .map_err(io_err(path))?;
+                if path.exists() {
+                    return Err(Error::Rejected {
+                        rule: "empty-destination",
+                        message: format!(
+                            "{} already exists; farm copy writes only into a new file",
+                            path.display()
+                        ),
+                    });
                 }
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(path)
+                    .map_err(io_err(path))?;
+                let made = true;
                 let opened = (|| {
                     let mut conn = Connection::open(path)?;
                     configure(&conn)?;
@@ -270,6 +277,14 @@ impl Farm {
             }
             FarmDb::Postgres(t) => {
                 let mut conn = postgres::PgConn::connect(t)?;
+                if !conn.is_empty_database()? {
+                    return Err(Error::Rejected {
+                        rule: "empty-destination",
+                        message: format!(
+                            "{db} already holds tables; farm copy writes only into a new, empty database"
+                        ),
+                    });
+                }
                 conn.migrate(&t.shown)?;
                 let check = conn.meta("master_key_check")?;
                 (Backend::Postgres(Box::new(conn)), check)

@@ -45,16 +45,26 @@ impl ToSql for Value {
         ty: &Type,
         out: &mut BytesMut,
     ) -> std::result::Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        let text = [
+            Type::TEXT,
+            Type::VARCHAR,
+            Type::BPCHAR,
+            Type::NAME,
+            Type::UNKNOWN,
+        ];
         match self {
             Value::Null => Ok(IsNull::Yes),
             Value::Int(i) => match *ty {
                 Type::INT2 => i16::try_from(*i)?.to_sql(ty, out),
                 Type::INT4 => i32::try_from(*i)?.to_sql(ty, out),
+                Type::INT8 => i.to_sql(ty, out),
                 Type::BOOL => (*i != 0).to_sql(ty, out),
-                _ => i.to_sql(ty, out),
+                _ => Err(format!("an integer where the statement wants {ty}").into()),
             },
-            Value::Text(s) => s.as_str().to_sql(ty, out),
-            Value::Blob(b) => b.as_slice().to_sql(ty, out),
+            Value::Text(s) if text.contains(ty) => s.as_str().to_sql(ty, out),
+            Value::Blob(b) if *ty == Type::BYTEA => b.as_slice().to_sql(ty, out),
+            Value::Text(_) => Err(format!("text where the statement wants {ty}").into()),
+            Value::Blob(_) => Err(format!("bytes where the statement wants {ty}").into()),
         }
     }
 
@@ -164,7 +174,13 @@ impl PgConn {
             .dbname(&target.dbname)
             .port(target.port)
             .application_name("mailcert")
-            .connect_timeout(CONNECT_TIMEOUT);
+            .connect_timeout(CONNECT_TIMEOUT)
+            // A session that waits on the write lock gives up after 30 s, as SQLite's
+            // busy timeout does, and one left idle inside a transaction is ended by the
+            // server, so that no stuck process holds the farm.
+            .options("-c lock_timeout=30s -c idle_in_transaction_session_timeout=60s")
+            .keepalives(true)
+            .keepalives_idle(Duration::from_secs(60));
         match &target.host {
             PgHost::Tcp(h) => config.host(h),
             PgHost::Socket(dir) => config.host_path(dir),
@@ -235,6 +251,20 @@ impl PgConn {
     /// Brings the schema up to date under the write lock; the schema version it found.
     pub(crate) fn migrate(&mut self, shown: &str) -> Result<()> {
         let known = super::schema::PG_MIGRATIONS.len() as i64;
+        // Up to date (the usual case): no lock and no DDL, so a role without CREATE
+        // rights opens the farm and nobody queues behind a writer just to open it.
+        if let Some(v) = self.schema_version()? {
+            if v > known {
+                return Err(Error::SchemaTooNew {
+                    path: PathBuf::from(shown),
+                    found: v,
+                    known,
+                });
+            }
+            if v == known {
+                return Ok(());
+            }
+        }
         let mut tx = self.client.transaction()?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])?;
         tx.batch_execute("CREATE TABLE IF NOT EXISTS mailcert_schema (version BIGINT NOT NULL)")?;
@@ -265,6 +295,34 @@ impl PgConn {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// The schema version, or `None` in a database that has no mailcert schema.
+    fn schema_version(&mut self) -> Result<Option<i64>> {
+        let exists: Option<String> = self
+            .client
+            .query_one("SELECT to_regclass('mailcert_schema')::text", &[])?
+            .try_get(0)?;
+        if exists.is_none() {
+            return Ok(None);
+        }
+        Ok(self
+            .client
+            .query_opt("SELECT version FROM mailcert_schema", &[])?
+            .map(|r| r.try_get(0))
+            .transpose()?)
+    }
+
+    /// Whether the database holds no table at all in its schema (a new database).
+    pub(crate) fn is_empty_database(&mut self) -> Result<bool> {
+        let n: i64 = self
+            .client
+            .query_one(
+                "SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = current_schema()",
+                &[],
+            )?
+            .try_get(0)?;
+        Ok(n == 0)
     }
 
     /// A value from the farm's `meta` table, outside any caller's transaction.
@@ -406,7 +464,7 @@ fn split_pgpass(line: &str) -> Vec<Zeroizing<String>> {
 
 /// The trust anchors that verify the server: `sslrootcert`, else `$PGSSLROOTCERT`,
 /// else `~/.postgresql/root.crt` when it exists, else the platform's store.
-fn roots(t: &PgTarget) -> Result<RootCertStore> {
+fn roots(t: &PgTarget) -> Result<(RootCertStore, bool)> {
     let file = t
         .sslrootcert
         .clone()
@@ -437,14 +495,24 @@ fn roots(t: &PgTarget) -> Result<RootCertStore> {
         _ => {
             let found = rustls_native_certs::load_native_certs();
             store.add_parsable_certificates(found.certs);
+            return Ok((store, true));
         }
     }
-    Ok(store)
+    Ok((store, false))
 }
 
 fn tls_config(t: &PgTarget, check_name: bool) -> Result<ClientConfig> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots(t)?), provider.clone())
+    let (roots, platform) = roots(t)?;
+    // Any public CA vouches for some name: without the name check, the platform's
+    // store would let anyone with any public certificate in the middle (libpq refuses
+    // this pairing too).
+    if platform && !check_name {
+        return Err(Error::BadDatabaseUrl {
+            problem: "sslmode=require and verify-ca check the server's chain but not its name, which with the platform's CA store would accept any public certificate: give the database's CA with sslrootcert=FILE, or use sslmode=verify-full".into(),
+        });
+    }
+    let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
         .build()
         .map_err(|e| Error::Internal(format!("database TLS verifier: {e}")))?;
     let verifier = Arc::new(ChainVerifier { webpki, check_name });

@@ -171,6 +171,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     CREATE UNIQUE INDEX smtp_settings_scope
         ON smtp_settings (COALESCE(web_application_id, 0), COALESCE(server, ''));
     CREATE INDEX smtp_settings_certificate ON smtp_settings (certificate_sha1);
+    CREATE INDEX smtp_settings_webapp ON smtp_settings (web_application_id);
     "#,
 ];
 
@@ -315,6 +316,7 @@ pub(crate) const PG_MIGRATIONS: &[&str] = &[
     ALTER TABLE smtp_settings ADD COLUMN server TEXT;
     CREATE UNIQUE INDEX smtp_settings_scope
         ON smtp_settings (COALESCE(web_application_id, 0), COALESCE(server, ''));
+    CREATE INDEX smtp_settings_webapp ON smtp_settings (web_application_id);
     "#,
 ];
 

@@ -277,6 +277,7 @@ pub(crate) async fn confirm_clear(
     };
     let target = Target::WebApp(url.clone());
     let eff = with_farm(&state, move |farm, now| {
+        farm.without_server_settings();
         match mailcert_binding::effective(farm, &target, now) {
             Ok(e) => Ok(Some(e)),
             Err(mailcert_binding::Error::NoSettings { .. }) => Ok(None),
@@ -368,6 +369,8 @@ async fn run_test(state: Shared, form: AdminForm, send: bool) -> Response {
     let t = target.clone();
     let rcpt = to.clone();
     let r = with_farm(&state, move |farm, now| {
+        // The settings this page shows: every server's, not this server's own.
+        farm.without_server_settings();
         Ok(if send {
             tester.send_test(farm, &t, &rcpt, now)
         } else {
