@@ -945,7 +945,12 @@ fn server_settings_are_for_servers_of_the_farm_and_count_as_bindings() {
         "relay2.contoso.com",
     ]);
     assert_eq!(r.code, 4, "{r:?}");
-    assert!(r.stderr.contains("no server server-zz"), "{r:?}");
+    assert!(
+        r.stderr
+            .contains("no server server-zz has joined this farm"),
+        "{r:?}"
+    );
+    assert!(r.stderr.contains("hint: `mailcert server list`"), "{r:?}");
     let r = a.run(&["--server", "", "smtp", "show", "--farm"]);
     assert_eq!(r.code, 2, "{r:?}");
     // Only server-a's own settings of the web application bind the certificate.
@@ -1019,4 +1024,23 @@ fn chain_only_tls_needs_the_databases_own_ca() {
     let r = g.run(&["cert", "list"]);
     assert_eq!(r.code, 1, "{r:?}");
     assert!(r.stderr.contains("UnknownIssuer"), "{r:?}");
+}
+
+/// A database password file that others can read is refused (exit 1), naming the file
+/// and the fix, and never showing the password.
+#[test]
+fn a_password_file_others_can_read_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(pg) = cluster() else { return };
+    let url = database(&pg, "farm");
+    let f = TestFarm::on_postgres(&url, pg.password(), "server-a");
+    std::fs::set_permissions(f.password_file(), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let r = f.run(&["init"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("chmod 600"), "{r:?}");
+    assert!(r.stderr.contains("db-password"), "{r:?}");
+    assert!(!r.stderr.contains(pg.password()), "{r:?}");
+    assert!(!f.key_file().exists(), "nothing made");
+    std::fs::set_permissions(f.password_file(), std::fs::Permissions::from_mode(0o600)).unwrap();
+    f.ok(&["init"]);
 }

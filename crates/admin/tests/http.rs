@@ -2841,6 +2841,8 @@ fn server_overrides_are_shown_and_the_form_edits_the_settings_for_every_server()
     assert_eq!(r.status, 303);
     // The page's own server (the host name by default) gets settings of its own.
     let me = mailcert_store::default_server_name();
+    // Settings of its own need a server that joined the farm.
+    f.farm().write(|tx| tx.register_server(&me, now())).unwrap();
     let change = mailcert_binding::SettingsChange {
         smtp_server: Some("own-relay.example.org".into()),
         server: Some(me.clone()),

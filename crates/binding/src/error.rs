@@ -59,7 +59,7 @@ pub enum Error {
     #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
     Invalid(Vec<Violation>),
     /// `--server NAME` names no server that joined the farm.
-    #[error("no server {name} in this farm (`server list` shows those that joined)")]
+    #[error("no server {name} has joined this farm")]
     NoServer {
         /// The name as given.
         name: String,

@@ -185,6 +185,11 @@ pub(crate) fn hint_for(err: &anyhow::Error) -> Option<&'static str> {
             if matches!(e, mailcert_binding::Error::NoSettings { .. }) {
                 return Some("set them with `mailcert smtp set --farm --smtp-server HOST`");
             }
+            if matches!(e, mailcert_binding::Error::NoServer { .. }) {
+                return Some(
+                    "`mailcert server list` shows the servers; a server joins with `mailcert init --join`",
+                );
+            }
             if e.violations()
                 .iter()
                 .any(|v| v.rule == "password-follows-server")

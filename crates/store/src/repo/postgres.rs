@@ -356,6 +356,7 @@ pub(crate) fn describe(e: &postgres::Error) -> String {
 fn password(t: &PgTarget) -> Result<Option<Zeroizing<String>>> {
     if let Some(file) = std::env::var_os("MAILCERT_DB_PASSWORD_FILE").filter(|v| !v.is_empty()) {
         let path = PathBuf::from(file);
+        private_file(&path, "the database password file")?;
         let text = Zeroizing::new(std::fs::read_to_string(&path).map_err(|source| Error::Io {
             path: path.clone(),
             source,
@@ -375,9 +376,32 @@ fn password(t: &PgTarget) -> Result<Option<Zeroizing<String>>> {
     Ok(t.url_password.clone())
 }
 
+/// Refuses a secret file that group or others can read.
+fn private_file(path: &std::path::Path, what: &str) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path)
+        .map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        return Err(Error::BadFile {
+            path: path.to_path_buf(),
+            problem: format!(
+                "{what} has mode {:o}; it must not be readable by group or others (chmod 600)",
+                mode & 0o777
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// The `~/.pgpass` line for this target, as libpq reads it: `host:port:db:user:password`
-/// with `*` wildcards and `\` escapes; a file that group or others can read is ignored
-/// (libpq's rule), and said so.
+/// with `*` wildcards and `\` escapes. A file that group or others can read is refused
+/// with a clear error (libpq skips it with a warning; a library of ours cannot warn, and
+/// silently skipping it would fail later as a confusing authentication error).
 fn pgpass(t: &PgTarget) -> Result<Option<Zeroizing<String>>> {
     use std::os::unix::fs::PermissionsExt;
     let path = match std::env::var_os("PGPASSFILE").filter(|v| !v.is_empty()) {
@@ -409,7 +433,11 @@ fn pgpass(t: &PgTarget) -> Result<Option<Zeroizing<String>>> {
     }
     let host = match &t.host {
         PgHost::Tcp(h) => h.clone(),
-        PgHost::Socket(_) => "localhost".to_string(),
+        // libpq matches the default socket as "localhost", another one by its folder.
+        PgHost::Socket(dir) if dir.as_path() == std::path::Path::new("/var/run/postgresql") => {
+            "localhost".to_string()
+        }
+        PgHost::Socket(dir) => dir.display().to_string(),
     };
     let port = t.port.to_string();
     let wanted = [
