@@ -542,3 +542,97 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     tx.commit()?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A farm made by a mailcert of schema 4 (before servers and settings per server)
+    /// opens with its rows intact after migrations 5 and 6, and the rebuilt settings
+    /// table keeps its rules: one row per level and server, the cascade from its web
+    /// application, and the indexes.
+    #[test]
+    fn a_schema_4_farm_upgrades_with_its_settings_intact() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("farm.db");
+        {
+            let mut conn = Connection::open(&path).unwrap_or_else(|e| panic!("{e}"));
+            configure(&conn).unwrap_or_else(|e| panic!("{e}"));
+            let tx = conn.transaction().unwrap_or_else(|e| panic!("{e}"));
+            for (i, sql) in schema::MIGRATIONS.iter().take(4).enumerate() {
+                tx.execute_batch(sql).unwrap_or_else(|e| panic!("{e}"));
+                tx.pragma_update(None, "user_version", (i + 1) as i64)
+                    .unwrap_or_else(|e| panic!("{e}"));
+            }
+            tx.execute_batch(
+                "INSERT INTO meta (key, value) VALUES ('master_key_check', x'00');
+                 INSERT INTO web_applications (id, url, name, created_at)
+                     VALUES (7, 'https://intranet.test', 'Intranet', 1);
+                 INSERT INTO smtp_settings (web_application_id, smtp_server, port, encryption,
+                     charset, smtp_user, smtp_password, certificate_sha1, updated_at,
+                     tls_sender_name)
+                 VALUES (NULL, 'relay.test', 25, 'starttls', 'utf-8', 'app', x'0102',
+                     'AB', 2, 'mail.test'),
+                        (7, 'relay2.test', 587, 'tls', 'utf-8', NULL, NULL, NULL, 3, NULL);",
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+            tx.commit().unwrap_or_else(|e| panic!("{e}"));
+        }
+        let key = dir.path().join("farm.db.key");
+        let mut farm = Farm::open(&path, &key).unwrap_or_else(|e| panic!("{e}"));
+        farm.without_server_settings();
+        let (every, app) = farm
+            .read(|tx| Ok::<_, Error>((tx.settings(Scope::Farm)?, tx.settings(Scope::WebApp(7))?)))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let every = every.unwrap_or_else(|| panic!("the farm's settings were lost"));
+        assert_eq!(every.smtp_server, "relay.test");
+        assert_eq!(every.smtp_password_sealed.as_deref(), Some(&[1u8, 2][..]));
+        assert_eq!(every.certificate_sha1.as_deref(), Some("AB"));
+        assert_eq!(every.tls_sender_name.as_deref(), Some("mail.test"));
+        assert_eq!(every.server, None);
+        let app = app.unwrap_or_else(|| panic!("the application's settings were lost"));
+        assert_eq!((app.port, app.encryption), (587, crate::Encryption::Tls));
+        // One row per level and server: a second every-server row is refused, a
+        // server's own row is not.
+        let conn = Connection::open(&path).unwrap_or_else(|e| panic!("{e}"));
+        let dup = conn.execute(
+            "INSERT INTO smtp_settings (web_application_id, smtp_server, port, encryption,
+                 charset, updated_at) VALUES (NULL, 'x.test', 25, 'none', 'utf-8', 4)",
+            [],
+        );
+        assert!(dup.is_err(), "a second every-server farm row was accepted");
+        conn.execute(
+            "INSERT INTO smtp_settings (web_application_id, smtp_server, port, encryption,
+                 charset, updated_at, server) VALUES (7, 'own.test', 25, 'none', 'utf-8', 4, 'mail2')",
+            [],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        // The cascade from the web application survived the rebuild.
+        conn.execute_batch("PRAGMA foreign_keys = ON; DELETE FROM web_applications WHERE id = 7")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let left: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM smtp_settings WHERE web_application_id = 7",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(left, 0);
+        let indexes: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'smtp_settings' ORDER BY name")
+            .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            indexes,
+            [
+                "smtp_settings_certificate",
+                "smtp_settings_scope",
+                "smtp_settings_webapp"
+            ]
+        );
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(version, schema::MIGRATIONS.len() as i64);
+    }
+}
