@@ -1044,3 +1044,62 @@ fn a_password_file_others_can_read_is_refused() {
     std::fs::set_permissions(f.password_file(), std::fs::Permissions::from_mode(0o600)).unwrap();
     f.ok(&["init"]);
 }
+
+/// In a database whose collation is a language's (ICU en-US), listings still sort as on
+/// SQLite (byte order): the columns they sort by are `COLLATE "C"`.
+#[test]
+fn listings_sort_the_same_whatever_the_database_locale() {
+    let Some(pg) = cluster() else { return };
+    pg.psql(
+        "postgres",
+        "CREATE DATABASE icu OWNER mailcert LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C' TEMPLATE template0",
+    )
+    .unwrap();
+    // The database really sorts like a language: lower case before upper case.
+    let sorted = pg
+        .psql(
+            "icu",
+            "SELECT string_agg(n, ',' ORDER BY n) FROM (VALUES ('Mail2'), ('mail1')) v(n)",
+        )
+        .unwrap();
+    assert_eq!(sorted.trim(), "mail1,Mail2");
+    let url = format!(
+        "postgres://mailcert@127.0.0.1:{}/icu?sslrootcert={}",
+        pg.port(),
+        pg.ca_pem().display()
+    );
+    let sqlite = TestFarm::new();
+    let a = TestFarm::on_postgres(&url, pg.password(), "mail1");
+    a.ok(&["init"]);
+    let b = TestFarm::on_postgres(&url, pg.password(), "Mail2");
+    std::fs::copy(a.key_file(), b.key_file()).unwrap();
+    b.ok(&["init", "--join"]);
+    let names = |f: &TestFarm| -> Vec<String> {
+        f.ok(&["--json", "server", "list"])
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(names(&a), ["Mail2", "mail1"], "byte order, as SQLite");
+    // The same certificates list in the same order on both backends.
+    for f in [&sqlite, &a] {
+        f.ok(&["cert", "import", "client-rsa.chain.pem"]);
+        f.ok(&[
+            "cert",
+            "import",
+            "client-p256.pem",
+            "--key",
+            "client-p256.key",
+        ]);
+    }
+    let order = |f: &TestFarm| -> Vec<String> {
+        f.list(&[])
+            .iter()
+            .map(|c| c["thumbprint_sha1"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(order(&a), order(&sqlite));
+}
