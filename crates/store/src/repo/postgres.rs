@@ -37,6 +37,8 @@ pub(crate) struct PgConn {
     target: PgTarget,
     /// When the connection last worked.
     last_used: Instant,
+    /// The statements prepared on this connection.
+    statements: StatementCache,
 }
 
 impl ToSql for Value {
@@ -130,7 +132,28 @@ fn placeholders(sql: &str) -> String {
 }
 
 /// One transaction of a PostgreSQL farm.
-struct PgExec<'t, 'c>(&'t mut postgres::Transaction<'c>);
+struct PgExec<'t, 'c> {
+    tx: &'t mut postgres::Transaction<'c>,
+    statements: &'t mut StatementCache,
+}
+
+/// The statements this connection prepared, by their text: each is parsed by the server
+/// once per connection, then only bound and executed (one round trip instead of two).
+/// Prepared statements belong to the session, not to a transaction, so a rollback keeps
+/// them; a new connection starts with an empty cache.
+type StatementCache = std::collections::HashMap<String, postgres::Statement>;
+
+impl PgExec<'_, '_> {
+    fn statement(&mut self, sql: &str) -> Result<postgres::Statement> {
+        let sql = placeholders(sql);
+        if let Some(st) = self.statements.get(&sql) {
+            return Ok(st.clone());
+        }
+        let st = self.tx.prepare(&sql)?;
+        self.statements.insert(sql, st.clone());
+        Ok(st)
+    }
+}
 
 fn params(args: &[Value]) -> Vec<&(dyn ToSql + Sync)> {
     args.iter().map(|v| v as &(dyn ToSql + Sync)).collect()
@@ -142,7 +165,8 @@ impl Exec for PgExec<'_, '_> {
     }
 
     fn execute(&mut self, sql: &str, args: &[Value]) -> Result<u64> {
-        Ok(self.0.execute(placeholders(sql).as_str(), &params(args))?)
+        let st = self.statement(sql)?;
+        Ok(self.tx.execute(&st, &params(args))?)
     }
 
     fn query(
@@ -151,8 +175,8 @@ impl Exec for PgExec<'_, '_> {
         args: &[Value],
         each: &mut dyn FnMut(Row) -> Result<()>,
     ) -> Result<()> {
-        let sql = placeholders(sql);
-        let mut rows = self.0.query_raw(sql.as_str(), args.iter())?;
+        let st = self.statement(sql)?;
+        let mut rows = self.tx.query_raw(&st, args.iter())?;
         while let Some(r) = postgres::fallible_iterator::FallibleIterator::next(&mut rows)? {
             let width = r.len();
             let mut values = Vec::with_capacity(width);
@@ -209,6 +233,7 @@ impl PgConn {
             client,
             target: target.clone(),
             last_used: Instant::now(),
+            statements: StatementCache::new(),
         })
     }
 
@@ -243,7 +268,10 @@ impl PgConn {
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])
                 .map_err(|e| E::from(e.into()))?;
         }
-        let value = f(&mut PgExec(&mut tx))?;
+        let value = f(&mut PgExec {
+            tx: &mut tx,
+            statements: &mut self.statements,
+        })?;
         tx.commit().map_err(|e| E::from(e.into()))?;
         Ok(value)
     }
