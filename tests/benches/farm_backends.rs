@@ -215,6 +215,10 @@ fn main() {
     );
     let password_file = dir.path().join("db-password");
     std::fs::write(&password_file, pg.password()).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&password_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
     let key = dir.path().join("pg-farm.key");
     let with_password = url.replacen("mailcert@", &format!("mailcert:{}@", pg.password()), 1);
     let postgres = Backend {

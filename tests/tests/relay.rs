@@ -735,3 +735,47 @@ fn postfix_200() {
     );
     drop(relay);
 }
+
+/// Issue #11: the relay sends with the settings of the server it runs as. A second
+/// server of the farm has its own upstream for the web application (`smtp set --server`);
+/// `mailcert --server mail2 relay` delivers there, a relay without `--server` to the
+/// upstream every server uses.
+#[test]
+fn the_relay_uses_its_servers_own_settings() {
+    let every = upstream(0);
+    let own = upstream(0);
+    let f = farm_to(every.port());
+    // mail2 joins the (SQLite) farm, then gets its own upstream.
+    let r = f.run(&["--server", "mail2", "init", "--join"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    f.ok(&[
+        "smtp",
+        "set",
+        "--webapp",
+        APP,
+        "--server",
+        "mail2",
+        "--port",
+        &own.port().to_string(),
+    ]);
+    let as_mail2 = Relay::start(&f, &["--server", "mail2"]);
+    submit(as_mail2.addr, &["to-own".to_string()]);
+    let got = own.wait_for_messages(1, WAIT);
+    assert_eq!(got.len(), 1);
+    assert_eq!(tag_of(&got[0]), "to-own");
+    assert_eq!(got[0].client_chain.len(), 2, "with the farm's certificate");
+    wait_for_empty_queue(&f);
+    assert_eq!(as_mail2.term(), Some(0));
+    let as_this = Relay::start(&f, &[]);
+    submit(as_this.addr, &["to-every".to_string()]);
+    let got = every.wait_for_messages(1, WAIT);
+    assert_eq!(got.len(), 1);
+    assert_eq!(tag_of(&got[0]), "to-every");
+    wait_for_empty_queue(&f);
+    assert_eq!(as_this.term(), Some(0));
+    assert_eq!(
+        own.messages().len(),
+        1,
+        "nothing more went to mail2's upstream"
+    );
+}
