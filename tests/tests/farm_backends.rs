@@ -1103,3 +1103,115 @@ fn listings_sort_the_same_whatever_the_database_locale() {
     };
     assert_eq!(order(&a), order(&sqlite));
 }
+
+/// `farm copy` killed with SIGKILL in the middle of writing: the destination holds none
+/// of the rows (the server rolls the one transaction back), and the copy run again
+/// completes and verifies. Lost 0, duplicated 0.
+#[test]
+fn a_farm_copy_killed_mid_write_leaves_nothing_and_can_be_run_again() {
+    use mailcert_store::{Farm, NewCert, StoreName, cert_facts};
+    let Some(pg) = cluster() else { return };
+    // A source farm big enough for the copy to take a while: 3,000 certificates.
+    let local = TestFarm::new();
+    {
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let issuer = rcgen::Issuer::new(p, ca_key);
+        let key = rcgen::KeyPair::generate().unwrap();
+        let ders: Vec<Vec<u8>> = (0..3_000u64)
+            .map(|i| {
+                let mut p = rcgen::CertificateParams::new(vec![format!("c{i}.kill.test")]).unwrap();
+                p.serial_number = Some(rcgen::SerialNumber::from((i + 1).to_be_bytes().to_vec()));
+                p.signed_by(&key, &issuer).unwrap().der().to_vec()
+            })
+            .collect();
+        let mut farm = Farm::open(&local.db(), &local.key_file()).unwrap();
+        farm.write(|tx| {
+            for der in &ders {
+                let facts = cert_facts(std::path::Path::new("kill"), der)?;
+                tx.insert(&NewCert {
+                    facts: &facts,
+                    der,
+                    store: StoreName::EndEntity,
+                    friendly_name: None,
+                    now: 0,
+                })?;
+            }
+            Ok::<_, mailcert_store::Error>(())
+        })
+        .unwrap();
+    }
+    let n = local.list(&[]).len();
+    assert_eq!(n, 3_000);
+    let url = database(&pg, "moved");
+    let pw = local.dir.path().join("pgpass");
+    pg.write_pgpass(&pw).unwrap();
+    let copy = || {
+        let mut c = local.command(&["--json", "farm", "copy", "--to", &url]);
+        c.env("PGPASSFILE", &pw)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        c
+    };
+    let mut child = copy().spawn().unwrap();
+    // Wait until the copy's session is inside its transaction, then SIGKILL it.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let busy = pg
+            .psql(
+                "postgres",
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = 'moved' \
+                 AND application_name = 'mailcert' AND xact_start IS NOT NULL \
+                 AND query LIKE 'INSERT INTO certificates%'",
+            )
+            .unwrap();
+        if busy.trim() != "0" {
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the copy ended before it could be killed"
+        );
+        assert!(std::time::Instant::now() < until, "the copy never wrote");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "still copying when killed"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The server notices the dead session and rolls its transaction back.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while pg
+        .psql(
+            "postgres",
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = 'moved' AND application_name = 'mailcert'",
+        )
+        .unwrap()
+        .trim()
+        != "0"
+    {
+        assert!(std::time::Instant::now() < until, "the killed session lingers");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    for table in ["certificates", "audit_log", "meta", "servers"] {
+        let rows = pg
+            .psql("moved", &format!("SELECT count(*) FROM {table}"))
+            .unwrap();
+        assert_eq!(rows.trim(), "0", "{table}: a killed copy left rows");
+    }
+    // Run again: it completes, and every certificate is there once.
+    let out = copy().output().unwrap();
+    let r = mailcert_tests::Run::from_output(out);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.json()["certificates_verified"], n);
+    let distinct = pg
+        .psql(
+            "moved",
+            "SELECT count(*), count(DISTINCT thumbprint_sha1) FROM certificates",
+        )
+        .unwrap();
+    assert_eq!(distinct.trim(), "3000|3000", "lost 0, duplicated 0");
+}

@@ -277,7 +277,10 @@ impl Farm {
             }
             FarmDb::Postgres(t) => {
                 let mut conn = postgres::PgConn::connect(t)?;
-                if !conn.is_empty_database()? {
+                // A new database, or one that holds only mailcert's schema with no farm in
+                // it (an earlier copy that failed or was killed): `copy_to` then checks that
+                // every table is empty. Anything else is another application's.
+                if !conn.is_empty_database()? && !conn.holds_only_a_mailcert_schema()? {
                     return Err(Error::Rejected {
                         rule: "empty-destination",
                         message: format!(

@@ -353,6 +353,36 @@ impl PgConn {
         Ok(n == 0)
     }
 
+    /// Whether the database's tables are mailcert's schema and nothing else.
+    pub(crate) fn holds_only_a_mailcert_schema(&mut self) -> Result<bool> {
+        if self.schema_version()?.is_none() {
+            return Ok(false);
+        }
+        let ours: Vec<&str> = vec![
+            "mailcert_schema",
+            "meta",
+            "certificates",
+            "private_keys",
+            "audit_log",
+            "web_applications",
+            "smtp_settings",
+            "certificate_requests",
+            "certificate_settings",
+            "notification_contacts",
+            "notification_state",
+            "servers",
+        ];
+        let others: i64 = self
+            .client
+            .query_one(
+                "SELECT count(*) FROM pg_catalog.pg_tables
+                 WHERE schemaname = current_schema() AND NOT (tablename = ANY($1))",
+                &[&ours],
+            )?
+            .try_get(0)?;
+        Ok(others == 0)
+    }
+
     /// A value from the farm's `meta` table, outside any caller's transaction.
     pub(crate) fn meta(&mut self, key: &str) -> Result<Option<Vec<u8>>> {
         Ok(self
