@@ -1126,7 +1126,7 @@ fn a_farm_copy_killed_mid_write_leaves_nothing_and_can_be_run_again() {
                 p.signed_by(&key, &issuer).unwrap().der().to_vec()
             })
             .collect();
-        let mut farm = Farm::open(&local.db(), &local.key_file()).unwrap();
+        let mut farm = Farm::open(local.db(), &local.key_file()).unwrap();
         farm.write(|tx| {
             for der in &ders {
                 let facts = cert_facts(std::path::Path::new("kill"), der)?;

@@ -104,7 +104,7 @@ const IDENTITY_TABLES: &[&str] = &[
 pub struct CopyReport {
     /// Rows copied per table.
     pub tables: BTreeMap<String, u64>,
-    /// How many certificates' thumbprints and sealed keys were compared.
+    /// How many certificates (with their thumbprints and sealed keys) compared equal.
     pub certificates_verified: u64,
 }
 
@@ -118,31 +118,6 @@ fn order_by(table: &str, dialect: Dialect) -> &'static str {
         ("servers", _) => "name",
         _ => "id",
     }
-}
-
-/// A certificate as the copy is verified: row id, SHA-1, SHA-256, store, and the SHA-256
-/// of its sealed key (empty without one).
-type Fingerprint = (i64, String, String, String, Vec<u8>);
-
-/// Each certificate's identity and a digest of its sealed key, by row id.
-fn fingerprint(tx: &Tx<'_>) -> Result<Vec<Fingerprint>> {
-    tx.rows(
-        "SELECT c.id, c.thumbprint_sha1, c.thumbprint_sha256, c.store, k.sealed
-         FROM certificates c LEFT JOIN private_keys k ON k.certificate_id = c.id
-         ORDER BY c.id",
-        &[],
-        |r| {
-            let sealed: Option<Vec<u8>> = r.get(4)?;
-            let digest = sealed
-                .map(|s| {
-                    ring::digest::digest(&ring::digest::SHA256, &s)
-                        .as_ref()
-                        .to_vec()
-                })
-                .unwrap_or_default();
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, digest))
-        },
-    )
 }
 
 /// A digest of a table's rows, independent of row order and of the backend: each row's
@@ -246,16 +221,9 @@ impl Farm {
                         )?;
                     }
                 }
-                // Verify before committing.
-                for (table, n) in &tables {
-                    let (here, there) = (count(src, table)?, count(dst, table)?);
-                    if here != *n || there != *n {
-                        return Err(Error::CopyMismatch {
-                            what: format!("{table}: {here} rows in the source, {there} in the copy"),
-                        });
-                    }
-                }
-                // Every value of every table, sealed secrets included, compares equal.
+                // Verify before committing: every value of every table, sealed keys and
+                // passwords included, compares equal (so do the row counts, and each
+                // certificate's thumbprints with its key).
                 for (table, columns) in TABLES {
                     if table_digest(src, table, columns)? != table_digest(dst, table, columns)? {
                         return Err(Error::CopyMismatch {
@@ -263,15 +231,10 @@ impl Farm {
                         });
                     }
                 }
-                let (a, b) = (fingerprint(src)?, fingerprint(dst)?);
-                if a != b {
-                    return Err(Error::CopyMismatch {
-                        what: "the certificates' thumbprints or sealed keys differ".into(),
-                    });
-                }
+                let certificates_verified = tables.get("certificates").copied().unwrap_or(0);
                 Ok(CopyReport {
                     tables,
-                    certificates_verified: a.len() as u64,
+                    certificates_verified,
                 })
             })
         })
