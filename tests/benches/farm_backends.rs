@@ -12,8 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use mailcert_store::{Farm, FarmDb, NewCert, StoreName, cert_facts};
+use mailcert_store::{Farm, FarmDb};
 use mailcert_tests::binary;
+use mailcert_tests::bulk::BenchCa;
 use mailcert_tests::postgres::Postgres;
 
 /// How the mailcert processes of one backend find their farm.
@@ -54,86 +55,19 @@ impl Backend {
     }
 }
 
-fn issuer() -> rcgen::Issuer<'static, rcgen::KeyPair> {
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    p.distinguished_name
-        .push(rcgen::DnType::CommonName, "bench CA");
-    rcgen::Issuer::new(p, ca_key)
-}
-
-fn leaf(
-    issuer: &rcgen::Issuer<'_, rcgen::KeyPair>,
-    key: &rcgen::KeyPair,
-    i: usize,
-) -> rcgen::Certificate {
-    let mut p = rcgen::CertificateParams::new(vec![format!("client{i}.bench.test")]).unwrap();
-    p.distinguished_name
-        .push(rcgen::DnType::CommonName, format!("client{i}.bench.test"));
-    p.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
-    p.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
-    p.not_before = rcgen::date_time_ymd(2025, 1, 1);
-    p.not_after = rcgen::date_time_ymd(2045, 1, 1);
-    p.serial_number = Some(rcgen::SerialNumber::from(
-        (i as u64 + 1).to_be_bytes().to_vec(),
-    ));
-    p.signed_by(key, issuer).unwrap()
-}
-
 /// PEM files (certificate and key) numbered from `from`.
 fn pem_files(dir: &Path, from: usize, n: usize) -> Vec<String> {
     std::fs::create_dir_all(dir).unwrap();
-    let issuer = issuer();
+    let ca = BenchCa::new().unwrap();
     (from..from + n)
         .map(|i| {
             let key = rcgen::KeyPair::generate().unwrap();
-            let c = leaf(&issuer, &key, i);
+            let c = ca.leaf(&key, i).unwrap();
             let path = dir.join(format!("c{i:05}.pem"));
             std::fs::write(&path, format!("{}{}", c.pem(), key.serialize_pem())).unwrap();
             path.to_string_lossy().into_owned()
         })
         .collect()
-}
-
-/// Adds certificates `from..to` through the library, 5,000 per transaction.
-fn populate(b: &Backend, from: usize, to: usize) {
-    let issuer = issuer();
-    let key = rcgen::KeyPair::generate().unwrap();
-    let mut farm = Farm::open(&b.library, &b.key).unwrap();
-    let sealed = farm
-        .master_key()
-        .unwrap()
-        .seal(b"bench key", b"bench")
-        .unwrap();
-    let mut i = from;
-    while i < to {
-        let end = (i + 5_000).min(to);
-        let ders: Vec<Vec<u8>> = (i..end)
-            .map(|n| leaf(&issuer, &key, n).der().to_vec())
-            .collect();
-        farm.write(|tx| {
-            for (k, der) in ders.iter().enumerate() {
-                let facts = cert_facts(Path::new("bench"), der)?;
-                let id = tx.insert(&NewCert {
-                    facts: &facts,
-                    der,
-                    // One in ten is kept out of End Entity, so --eligible filters.
-                    store: if (i + k).is_multiple_of(10) {
-                        StoreName::Pending
-                    } else {
-                        StoreName::EndEntity
-                    },
-                    friendly_name: None,
-                    now: 0,
-                })?;
-                tx.set_private_key(id, &sealed, false)?;
-            }
-            Ok::<_, mailcert_store::Error>(())
-        })
-        .unwrap();
-        i = end;
-    }
 }
 
 fn bench(b: &Backend, work: &Path) {
@@ -163,7 +97,10 @@ fn bench(b: &Backend, work: &Path) {
     let mut have = 0;
     for size in [10_000usize, 50_000] {
         let t = Instant::now();
-        populate(b, have, size);
+        BenchCa::new()
+            .unwrap()
+            .populate(&b.library, &b.key, have, size)
+            .unwrap();
         have = size;
         eprintln!(
             "  ({} populated to {size} in {:.1} s)",

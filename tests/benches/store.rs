@@ -8,37 +8,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use mailcert_store::{Farm, NewCert, StoreName, cert_facts};
+use mailcert_store::{Farm, FarmDb};
 use mailcert_tests::binary;
-
-fn issuer() -> (rcgen::Issuer<'static, rcgen::KeyPair>, rcgen::KeyPair) {
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    p.distinguished_name
-        .push(rcgen::DnType::CommonName, "bench CA");
-    let _ca = p.clone().self_signed(&ca_key).unwrap();
-    let spare = rcgen::KeyPair::generate().unwrap();
-    (rcgen::Issuer::new(p, ca_key), spare)
-}
-
-fn leaf(
-    issuer: &rcgen::Issuer<'_, rcgen::KeyPair>,
-    key: &rcgen::KeyPair,
-    i: usize,
-) -> rcgen::Certificate {
-    let mut p = rcgen::CertificateParams::new(vec![format!("client{i}.bench.test")]).unwrap();
-    p.distinguished_name
-        .push(rcgen::DnType::CommonName, format!("client{i}.bench.test"));
-    p.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
-    p.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
-    p.not_before = rcgen::date_time_ymd(2025, 1, 1);
-    p.not_after = rcgen::date_time_ymd(2045, 1, 1);
-    p.serial_number = Some(rcgen::SerialNumber::from(
-        (i as u64 + 1).to_be_bytes().to_vec(),
-    ));
-    p.signed_by(key, issuer).unwrap()
-}
+use mailcert_tests::bulk::BenchCa;
 
 /// Peak resident memory (VmHWM) of a running process, in KiB, while /proc shows it.
 fn vm_hwm_kib(pid: u32) -> Option<u64> {
@@ -87,10 +59,10 @@ fn mailcert(db: &Path, args: &[&str]) -> (f64, usize, u64) {
 fn bench_import(dir: &Path) {
     let certs = dir.join("pem");
     std::fs::create_dir_all(&certs).unwrap();
-    let (issuer, _) = issuer();
+    let ca = BenchCa::new().unwrap();
     for i in 0..1_000 {
         let key = rcgen::KeyPair::generate().unwrap();
-        let c = leaf(&issuer, &key, i);
+        let c = ca.leaf(&key, i).unwrap();
         let pem = format!("{}{}", c.pem(), key.serialize_pem());
         std::fs::write(certs.join(format!("c{i:04}.pem")), pem).unwrap();
     }
@@ -115,50 +87,6 @@ fn bench_import(dir: &Path) {
     );
 }
 
-fn populate(
-    db: &Path,
-    from: usize,
-    to: usize,
-    issuer: &rcgen::Issuer<'_, rcgen::KeyPair>,
-    key: &rcgen::KeyPair,
-) {
-    let mut farm = Farm::open(db, &Farm::default_key_path(db)).unwrap();
-    let sealed = farm
-        .master_key()
-        .unwrap()
-        .seal(b"bench key", b"bench")
-        .unwrap();
-    let batch = 5_000;
-    let mut i = from;
-    while i < to {
-        let end = (i + batch).min(to);
-        let ders: Vec<Vec<u8>> = (i..end)
-            .map(|n| leaf(issuer, key, n).der().to_vec())
-            .collect();
-        farm.write(|tx| {
-            for (k, der) in ders.iter().enumerate() {
-                let facts = cert_facts(Path::new("bench"), der)?;
-                let id = tx.insert(&NewCert {
-                    facts: &facts,
-                    der,
-                    // One in ten is kept out of End Entity, so --eligible filters.
-                    store: if (i + k).is_multiple_of(10) {
-                        StoreName::Pending
-                    } else {
-                        StoreName::EndEntity
-                    },
-                    friendly_name: None,
-                    now: 0,
-                })?;
-                tx.set_private_key(id, &sealed, false)?;
-            }
-            Ok::<_, mailcert_store::Error>(())
-        })
-        .unwrap();
-        i = end;
-    }
-}
-
 fn bench_list(dir: &Path) {
     let db = dir.join("list.db");
     Command::new(binary())
@@ -166,11 +94,17 @@ fn bench_list(dir: &Path) {
         .env("MAILCERT_DB", &db)
         .status()
         .unwrap();
-    let (issuer, key) = issuer();
+    let ca = BenchCa::new().unwrap();
     let mut have = 0;
     for size in [10_000usize, 50_000, 100_000] {
         let t = Instant::now();
-        populate(&db, have, size, &issuer, &key);
+        ca.populate(
+            &FarmDb::File(db.clone()),
+            &Farm::default_key_path(&db),
+            have,
+            size,
+        )
+        .unwrap();
         have = size;
         eprintln!(
             "  (populated to {size} in {:.1} s)",

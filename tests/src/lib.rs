@@ -5,6 +5,7 @@
 //! before the first use (a no-op when `cargo build --workspace` ran first, as the README's
 //! test command does), so a test never drives a stale `mailcert`.
 
+pub mod bulk;
 pub mod postfix;
 pub mod postgres;
 pub mod relay;
