@@ -28,6 +28,14 @@ fn database(pg: &Postgres, name: &str) -> String {
     format!("{url}?sslrootcert={}", pg.ca_pem().display())
 }
 
+/// Server `name` joining the farm of server `a` at `url`, with a copy of its master key.
+fn joined(a: &TestFarm, url: &str, password: &str, name: &str) -> TestFarm {
+    let f = TestFarm::on_postgres(url, password, name);
+    std::fs::copy(a.key_file(), f.key_file()).unwrap();
+    f.ok(&["init", "--join"]);
+    f
+}
+
 fn rejected(r: &mailcert_tests::Run, rule: &str) {
     assert_eq!(r.code, 3, "expected rule {rule}: {r:?}");
     assert!(r.stderr.contains(rule), "expected rule {rule}: {r:?}");
@@ -392,9 +400,7 @@ fn eight_concurrent_imports_from_two_servers_all_land() {
     let url = database(&pg, "farm");
     let a = TestFarm::on_postgres(&url, pg.password(), "server-a");
     a.ok(&["init"]);
-    let b = TestFarm::on_postgres(&url, pg.password(), "server-b");
-    std::fs::copy(a.key_file(), b.key_file()).unwrap();
-    b.ok(&["init", "--join"]);
+    let b = joined(&a, &url, pg.password(), "server-b");
     let jobs: [(&TestFarm, &[&str]); 8] = [
         (
             &a,
@@ -697,9 +703,7 @@ fn the_second_server_sends_with_the_first_ones_certificate_through_postfix() {
         "--certificate",
         "name:p256",
     ]);
-    let b = TestFarm::on_postgres(&url, pg.password(), "server-b");
-    std::fs::copy(a.key_file(), b.key_file()).unwrap();
-    b.ok(&["init", "--join"]);
+    let b = joined(&a, &url, pg.password(), "server-b");
     let send = |f: &TestFarm, subject: &str| {
         let r = f.run_stdin(
             &["send", "--to", "rcpt@relay.test", "--subject", subject],
@@ -900,9 +904,7 @@ fn a_farm_over_the_unix_socket() {
         pg.socket_dir().display(),
         pg.port()
     );
-    let b = TestFarm::on_postgres(&socket, "unused", "server-b");
-    std::fs::copy(a.key_file(), b.key_file()).unwrap();
-    b.ok(&["init", "--join"]);
+    let b = joined(&a, &socket, "unused", "server-b");
     assert_eq!(b.list(&["--eligible"]), a.list(&["--eligible"]));
     assert_eq!(b.list(&[]).len(), 1);
 }
@@ -968,9 +970,7 @@ fn server_settings_are_for_servers_of_the_farm_and_count_as_bindings() {
     ]);
     // Seen from another server, the application has no binding; still the removal is
     // refused (exit 3), and allowed with --force, which unbinds it in the audit trail.
-    let b = TestFarm::on_postgres(&url, pg.password(), "server-b");
-    std::fs::copy(a.key_file(), b.key_file()).unwrap();
-    b.ok(&["init", "--join"]);
+    let b = joined(&a, &url, pg.password(), "server-b");
     let r = b.run(&["webapp", "remove", APP]);
     rejected(&r, "bound");
     assert!(r.stderr.contains("(server server-a)"), "{r:?}");
@@ -1071,9 +1071,7 @@ fn listings_sort_the_same_whatever_the_database_locale() {
     let sqlite = TestFarm::new();
     let a = TestFarm::on_postgres(&url, pg.password(), "mail1");
     a.ok(&["init"]);
-    let b = TestFarm::on_postgres(&url, pg.password(), "Mail2");
-    std::fs::copy(a.key_file(), b.key_file()).unwrap();
-    b.ok(&["init", "--join"]);
+    joined(&a, &url, pg.password(), "Mail2");
     let names = |f: &TestFarm| -> Vec<String> {
         f.ok(&["--json", "server", "list"])
             .json()
