@@ -1213,3 +1213,58 @@ fn a_farm_copy_killed_mid_write_leaves_nothing_and_can_be_run_again() {
         .unwrap();
     assert_eq!(distinct.trim(), "3000|3000", "lost 0, duplicated 0");
 }
+
+/// Six servers run `init` on one empty database at the same moment: one farm is made,
+/// by exactly one of them, with its server row, key check and `init` audit line written
+/// together; every other one fails naming the master key, keeps no key file, and can
+/// then join with the winner's key.
+#[test]
+fn servers_initialising_one_database_at_once_make_exactly_one_farm() {
+    let Some(pg) = cluster() else { return };
+    let url = database(&pg, "farm");
+    let servers: Vec<TestFarm> = (0..6)
+        .map(|i| TestFarm::on_postgres(&url, pg.password(), &format!("server-{i}")))
+        .collect();
+    let children: Vec<_> = servers
+        .iter()
+        .map(|f| {
+            f.command(&["init"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outputs: Vec<_> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    let winners: Vec<usize> = (0..6).filter(|&i| outputs[i].status.success()).collect();
+    assert_eq!(winners.len(), 1, "{outputs:?}");
+    let winner = winners[0];
+    for (i, o) in outputs.iter().enumerate().filter(|(i, _)| *i != winner) {
+        assert_eq!(o.status.code(), Some(1), "{o:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("master key"), "{err}");
+        assert!(
+            !servers[i].key_file().exists(),
+            "a losing init leaves no key file: {err}"
+        );
+    }
+    let rows = |sql: &str| pg.psql("farm", sql).unwrap().trim().to_string();
+    assert_eq!(rows("SELECT name FROM servers"), format!("server-{winner}"));
+    assert_eq!(
+        rows("SELECT count(*) FROM meta WHERE key = 'master_key_check'"),
+        "1"
+    );
+    assert_eq!(
+        rows("SELECT action || ' ' || object FROM audit_log"),
+        format!("init server-{winner}")
+    );
+    for (i, f) in servers.iter().enumerate().filter(|(i, _)| *i != winner) {
+        std::fs::copy(servers[winner].key_file(), f.key_file()).unwrap();
+        let r = f.ok(&["init", "--join"]);
+        assert!(r.stdout.contains(&format!("server-{i} joined")), "{r:?}");
+    }
+    assert_eq!(rows("SELECT count(*) FROM servers"), "6");
+}

@@ -131,7 +131,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("farm.db");
         let key = Farm::default_key_path(&db);
-        Farm::init(&db, &key).unwrap();
+        Farm::init(&db, &key, "web1", 1).unwrap();
         let farm = Farm::open(&db, &key).unwrap();
         (dir, farm)
     }

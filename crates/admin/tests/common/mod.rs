@@ -67,7 +67,7 @@ impl TestFarm {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("farm.db");
         let key = Farm::default_key_path(&db);
-        Farm::init(&db, &key).unwrap();
+        Farm::init(&db, &key, "web1", 1).unwrap();
         TestFarm { dir, db, key }
     }
 

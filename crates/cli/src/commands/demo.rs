@@ -109,7 +109,7 @@ pub(crate) fn run(g: &Globals) -> Result<u8> {
     let now = context::now()?;
 
     step(g, 1, "A throw-away farm")?;
-    Farm::init(&db, &key)?;
+    Farm::init(&db, &key, "demo", now)?;
     let mut farm = Farm::open(&db, &key)?;
     say(
         g,

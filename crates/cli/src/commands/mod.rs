@@ -106,19 +106,13 @@ pub(crate) fn run(cli: Cli) -> Result<u8> {
 fn init(g: &Globals) -> Result<u8> {
     let db = context::db_path(g.db.clone())?;
     let key = context::key_path(&db);
-    let outcome = Farm::init(&db, &key)?;
+    let name = context::server_name(g.server.as_deref());
+    let outcome = Farm::init(&db, &key, &name, context::now()?)?;
     if outcome == InitOutcome::Created {
         match &db {
             FarmDb::File(path) => context::hand_to_service_user(&[path, &key])?,
             FarmDb::Postgres(_) => context::hand_to_service_user(&[&key])?,
         }
-        let name = context::server_name(g.server.as_deref());
-        let now = context::now()?;
-        let mut farm = Farm::open(&db, &key)?;
-        farm.write(|tx| {
-            tx.register_server(&name, now)?;
-            tx.audit(now, "init", &name, &db.to_string())
-        })?;
     }
     if g.json {
         outln!(

@@ -96,11 +96,18 @@ impl Farm {
     }
 
     /// Creates the farm: the SQLite file (mode 0600) or the PostgreSQL schema, and the
-    /// master key (mode 0600). On an existing farm it changes nothing and says so.
-    pub fn init(db: impl Into<FarmDb>, key_path: &Path) -> Result<InitOutcome> {
+    /// master key (mode 0600), with `server` registered as the server that made it at
+    /// `now` and the `init` audit line, in one transaction. On an existing farm it
+    /// changes nothing and says so.
+    pub fn init(
+        db: impl Into<FarmDb>,
+        key_path: &Path,
+        server: &str,
+        now: i64,
+    ) -> Result<InitOutcome> {
         match db.into() {
-            FarmDb::File(p) => Farm::init_file(&p, key_path),
-            FarmDb::Postgres(t) => Farm::init_postgres(&t, key_path),
+            FarmDb::File(p) => Farm::init_file(&p, key_path, server, now),
+            FarmDb::Postgres(t) => Farm::init_postgres(&t, key_path, server, now),
         }
     }
 
@@ -121,7 +128,7 @@ impl Farm {
         })
     }
 
-    fn init_postgres(t: &PgTarget, key_path: &Path) -> Result<InitOutcome> {
+    fn init_postgres(t: &PgTarget, key_path: &Path, server: &str, now: i64) -> Result<InitOutcome> {
         let mut conn = postgres::PgConn::connect(t)?;
         conn.migrate(&t.shown)?;
         if conn.meta("master_key_check")?.is_some() {
@@ -145,18 +152,14 @@ impl Farm {
         let result = (|| {
             let check = master.seal(b"mailcert", KEY_CHECK_AAD)?;
             conn.transact(true, |db| {
-                let n = db.execute(
-                    "INSERT INTO meta (key, value) VALUES ('master_key_check', ?1)
-                     ON CONFLICT (key) DO NOTHING",
-                    &[sql::Value::Blob(check)],
-                )?;
-                if n == 0 {
-                    return Err(Error::MasterKey {
+                if certs::Tx::new(db, None, None).found_farm(check, server, now, &t.shown)? {
+                    Ok(())
+                } else {
+                    Err(Error::MasterKey {
                         path: key_path.to_path_buf(),
                         problem: "another server created the farm at the same moment; run `init --join` with its master key".into(),
-                    });
+                    })
                 }
-                Ok(())
             })
         })();
         if let Err(e) = result {
@@ -166,7 +169,7 @@ impl Farm {
         Ok(InitOutcome::Created)
     }
 
-    fn init_file(db_path: &Path, key_path: &Path) -> Result<InitOutcome> {
+    fn init_file(db_path: &Path, key_path: &Path, server: &str, now: i64) -> Result<InitOutcome> {
         if db_path.exists() {
             // Open to check it is ours and up to date, but never touch the key.
             let farm = Farm::open(db_path, key_path)?;
@@ -207,10 +210,23 @@ impl Farm {
             configure(&conn)?;
             migrate(&mut conn, db_path)?;
             let check = master.seal(b"mailcert", KEY_CHECK_AAD)?;
-            conn.execute(
-                "INSERT INTO meta (key, value) VALUES ('master_key_check', ?1)",
-                [check],
-            )?;
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let founded = {
+                let mut exec = sql::SqliteExec(&tx);
+                certs::Tx::new(&mut exec, None, None).found_farm(
+                    check,
+                    server,
+                    now,
+                    &db_path.display().to_string(),
+                )?
+            };
+            if !founded {
+                return Err(Error::Internal(format!(
+                    "{}: the new farm file already held a master key check",
+                    db_path.display()
+                )));
+            }
+            tx.commit()?;
             Ok(())
         })();
         if let Err(e) = result {

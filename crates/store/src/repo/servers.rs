@@ -25,6 +25,29 @@ fn row_to_server(r: &Row) -> Result<ServerRow> {
 }
 
 impl Tx<'_> {
+    /// Founds the farm: stores its master key check and registers the server that made
+    /// it, with the `init` audit line, all in the caller's one transaction. False, with
+    /// nothing written, when another process founded it first.
+    pub(super) fn found_farm(
+        &self,
+        key_check: Vec<u8>,
+        server: &str,
+        now: i64,
+        location: &str,
+    ) -> Result<bool> {
+        let n = self.execute(
+            "INSERT INTO meta (key, value) VALUES ('master_key_check', ?1)
+             ON CONFLICT (key) DO NOTHING",
+            &args![key_check],
+        )?;
+        if n == 0 {
+            return Ok(false);
+        }
+        self.register_server(server, now)?;
+        self.audit(now, "init", server, location)?;
+        Ok(true)
+    }
+
     /// Registers a server (or, when it is known, records that it was seen now).
     pub fn register_server(&self, name: &str, now: i64) -> Result<()> {
         self.execute(
