@@ -1268,3 +1268,133 @@ fn servers_initialising_one_database_at_once_make_exactly_one_farm() {
     }
     assert_eq!(rows("SELECT count(*) FROM servers"), "6");
 }
+
+/// The shape of `smtp_settings` in a PostgreSQL database: columns, constraints and
+/// indexes, for comparing an upgraded farm with a new one.
+fn settings_shape(pg: &Postgres, db: &str) -> String {
+    pg.psql(
+        db,
+        "SELECT string_agg(x, E'\\n' ORDER BY x) FROM (
+           SELECT 'column ' || column_name || ' ' || data_type || ' '
+                  || coalesce(collation_name, '-') || ' ' || is_nullable AS x
+             FROM information_schema.columns WHERE table_name = 'smtp_settings'
+           UNION ALL
+           SELECT 'constraint ' || conname || ' ' || pg_get_constraintdef(oid)
+             FROM pg_constraint WHERE conrelid = 'smtp_settings'::regclass
+           UNION ALL
+           SELECT 'index ' || indexdef FROM pg_indexes WHERE tablename = 'smtp_settings'
+         ) s",
+    )
+    .unwrap()
+}
+
+/// A PostgreSQL farm of schema 5 (before settings per server), with settings for the
+/// farm and a web application and a sealed SMTP password in them, is brought to the
+/// current schema by the first command that opens it: every row and sealed byte stays,
+/// the table ends up shaped exactly as in a new farm, and its new rules hold (one row
+/// per level and server; `smtp set --server` works at once).
+#[test]
+fn a_schema_5_postgresql_farm_upgrades_with_its_settings_intact() {
+    let Some(pg) = cluster() else { return };
+    let url = database(&pg, "farm");
+    let f = TestFarm::on_postgres(&url, pg.password(), "server-a");
+    f.ok(&["init"]);
+    f.ok(&[
+        "cert",
+        "import",
+        "openssl3-default.pfx",
+        "--password-file",
+        "password.txt",
+        "--friendly-name",
+        "relay",
+    ]);
+    f.ok(&["webapp", "add", APP]);
+    let r = f.run_stdin(
+        &[
+            "smtp",
+            "set",
+            "--farm",
+            "--smtp-server",
+            "relay.contoso.com",
+            "--certificate",
+            "name:relay",
+            "--smtp-user",
+            "app",
+            "--smtp-password-file",
+            "-",
+        ],
+        b"pw-from-schema-5\n",
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    f.ok(&[
+        "smtp",
+        "set",
+        "--webapp",
+        APP,
+        "--smtp-server",
+        "relay2.contoso.com",
+        "--port",
+        "587",
+        "--certificate",
+        "name:relay",
+    ]);
+    let fresh_shape = settings_shape(&pg, "farm");
+    // Back to the shape migrations 1 to 5 left (schema.rs: PG_MIGRATIONS[1] made the
+    // UNIQUE web application and the one-farm index; 6 replaced them).
+    pg.psql(
+        "farm",
+        "BEGIN;
+         DROP INDEX smtp_settings_webapp;
+         DROP INDEX smtp_settings_scope;
+         ALTER TABLE smtp_settings DROP COLUMN server;
+         ALTER TABLE smtp_settings ADD CONSTRAINT smtp_settings_web_application_id_key
+             UNIQUE (web_application_id);
+         CREATE UNIQUE INDEX smtp_settings_one_farm
+             ON smtp_settings ((web_application_id IS NULL)) WHERE web_application_id IS NULL;
+         UPDATE mailcert_schema SET version = 5;
+         COMMIT;",
+    )
+    .unwrap();
+    assert_ne!(settings_shape(&pg, "farm"), fresh_shape);
+    let rows = |sql: &str| pg.psql("farm", sql).unwrap().trim().to_string();
+    let data = "SELECT string_agg(id || ' ' || coalesce(web_application_id::text, 'farm') || ' '
+                || smtp_server || ' ' || port || ' ' || coalesce(certificate_sha1, '-') || ' '
+                || coalesce(md5(smtp_password), '-'), E'\\n' ORDER BY id) FROM smtp_settings";
+    let before = rows(data);
+    assert_eq!(before.lines().count(), 2, "{before}");
+    let relay = f.ok(&["--json", "cert", "show", "name:relay"]).json();
+    let relay = relay["thumbprint_sha1"].as_str().unwrap();
+    assert_eq!(before.matches(relay).count(), 2, "{before}");
+
+    // The first command opens it and upgrades it.
+    let shown = f.ok(&["--json", "smtp", "show", "--farm"]).json();
+    assert_eq!(shown["smtp_server"], "relay.contoso.com", "{shown}");
+    assert_eq!(shown["certificate"]["friendly_name"], "relay", "{shown}");
+    assert_eq!(rows("SELECT version FROM mailcert_schema"), "6");
+    assert_eq!(rows(data), before, "every row and sealed byte stays");
+    assert_eq!(settings_shape(&pg, "farm"), fresh_shape);
+    // The new rules: a second farm-wide row for every server is refused by the index;
+    // a server's own settings can be made.
+    let dup = pg.psql(
+        "farm",
+        "INSERT INTO smtp_settings (smtp_server, port, encryption, charset, updated_at)
+         VALUES ('x', 25, 'starttls', 'utf-8', 0)",
+    );
+    assert!(
+        dup.as_ref().is_err_and(|e| e.contains("smtp_settings_scope")),
+        "{dup:?}"
+    );
+    f.ok(&[
+        "smtp",
+        "set",
+        "--farm",
+        "--server",
+        "server-a",
+        "--from",
+        "server-a@contoso.com",
+    ]);
+    let mine = f.ok(&["--json", "smtp", "show", "--farm"]).json();
+    assert_eq!(mine["from_address"], "server-a@contoso.com", "{mine}");
+    assert_eq!(mine["server"], "server-a", "{mine}");
+    assert_eq!(rows("SELECT count(*) FROM smtp_settings"), "3");
+}
