@@ -394,13 +394,30 @@ impl Farm {
     }
 
     /// Records that server `name` used the farm now, if it joined and was last seen over
-    /// a minute ago (so that most commands only read).
+    /// a minute ago (so that most commands only read). A farm made before servers were
+    /// recorded (schema 4 and older) has none: the first server that uses it is taken in
+    /// as its server, with a `join` audit line, so that its own settings
+    /// (`smtp set --server`) work without a `init --join` first.
     pub fn check_in(&mut self, name: &str, now: i64) -> Result<()> {
         let seen = self.read(|tx| tx.server(name))?;
-        if let Some(s) = seen
-            && now.saturating_sub(s.last_seen) >= SEEN_EVERY
-        {
-            self.write(|tx| tx.register_server(name, now))?;
+        match seen {
+            Some(s) if now.saturating_sub(s.last_seen) >= SEEN_EVERY => {
+                self.write(|tx| tx.register_server(name, now))?;
+            }
+            Some(_) => {}
+            None => {
+                if self.read(|tx| tx.has_servers())? {
+                    return Ok(());
+                }
+                self.write(|tx| {
+                    // Another process may have taken the farm in meanwhile.
+                    if !tx.has_servers()? {
+                        tx.register_server(name, now)?;
+                        tx.audit(now, "join", name, "farm made before servers were recorded")?;
+                    }
+                    Ok::<_, Error>(())
+                })?;
+            }
         }
         Ok(())
     }
@@ -599,6 +616,19 @@ mod tests {
         }
         let key = dir.path().join("farm.db.key");
         let mut farm = Farm::open(&path, &key).unwrap_or_else(|e| panic!("{e}"));
+        // The farm had no servers: the first one that checks in is taken in, once.
+        farm.check_in("web1", 100).unwrap_or_else(|e| panic!("{e}"));
+        farm.check_in("web2", 101).unwrap_or_else(|e| panic!("{e}"));
+        let (servers, audit) = farm
+            .read(|tx| Ok::<_, Error>((tx.servers()?, tx.audit_since(0)?)))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let names: Vec<&str> = servers.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["web1"]);
+        assert_eq!(audit.len(), 1);
+        assert_eq!(
+            (audit[0].action.as_str(), audit[0].object.as_str()),
+            ("join", "web1")
+        );
         farm.without_server_settings();
         let (every, app) = farm
             .read(|tx| Ok::<_, Error>((tx.settings(Scope::Farm)?, tx.settings(Scope::WebApp(7))?)))

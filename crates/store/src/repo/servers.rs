@@ -58,6 +58,14 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// Whether any server joined the farm (none did in a farm made before servers were
+    /// recorded).
+    pub fn has_servers(&self) -> Result<bool> {
+        Ok(self
+            .optional("SELECT 1 FROM servers LIMIT 1", &[], |r| r.get::<i64>(0))?
+            .is_some())
+    }
+
     /// Every server of the farm, by name.
     pub fn servers(&self) -> Result<Vec<ServerRow>> {
         self.rows(
