@@ -16,12 +16,19 @@ use rustls::{ClientConnection, StreamOwned};
 pub struct DeadlineStream {
     tcp: TcpStream,
     deadline: Instant,
+    /// The last call was a read that returned data: another read now means the peer may
+    /// be waiting for our acknowledgement of it (see [`ack_now`]).
+    read_last: bool,
 }
 
 impl DeadlineStream {
     /// Wraps `tcp`, with a first deadline.
     pub fn new(tcp: TcpStream, deadline: Instant) -> Self {
-        DeadlineStream { tcp, deadline }
+        DeadlineStream {
+            tcp,
+            deadline,
+            read_last: false,
+        }
     }
 
     /// Sets the deadline for what is read and written from now on.
@@ -51,22 +58,25 @@ impl Read for DeadlineStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let left = self.remaining()?;
         self.tcp.set_read_timeout(Some(left))?;
-        let n = self.tcp.read(buf)?;
-        if n > 0 {
+        if self.read_last {
             ack_now(&self.tcp);
         }
+        let n = self.tcp.read(buf)?;
+        self.read_last = n > 0;
         Ok(n)
     }
 }
 
-/// Acknowledges what was just read at once instead of after the delayed-ACK timer.
+/// Acknowledges what was read so far at once, before waiting for more of it.
 ///
 /// A server that writes two small segments in a row without `TCP_NODELAY` (Postfix's
 /// smtpd after the TLS 1.3 handshake: its session tickets, then the EHLO reply) holds
 /// the second one back by Nagle's algorithm until the first is acknowledged, and Linux
 /// delays that acknowledgement by 40 ms while the client has nothing to send: 40 ms of
-/// every connection spent idle on both sides. `TCP_QUICKACK` is not sticky, so it is
-/// set again after every read that returned data. Failing to set it costs only time.
+/// every connection spent idle on both sides. Setting `TCP_QUICKACK` sends the pending
+/// acknowledgement now. It is done only when a read follows a read: after a write the
+/// acknowledgement already rode on the data, and a pipelined session pays nothing.
+/// Failing to set it costs only time.
 fn ack_now(tcp: &TcpStream) {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     {
@@ -80,6 +90,7 @@ impl Write for DeadlineStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let left = self.remaining()?;
         self.tcp.set_write_timeout(Some(left))?;
+        self.read_last = false;
         self.tcp.write(buf)
     }
 
