@@ -17,6 +17,9 @@ const MESSAGES: usize = 1_000;
 /// One process per message is slow by nature; this many give a stable rate.
 const PROCESSES: usize = 200;
 const APP: &str = "https://bench.contoso.com";
+/// Bound to Postfix's plain port without TLS: mailcert's own share of the pooled figure,
+/// apart from what TLS costs the server.
+const APP_PLAIN: &str = "https://plain.contoso.com";
 
 fn mailcert(db: &Path, args: &[&str], stdin: Option<&[u8]>) {
     let mut c = Command::new(binary());
@@ -112,12 +115,17 @@ fn one_connection(db: &Path, files: &[String]) -> Duration {
 
 /// `mailcert send --connections N --message` of every file: one process, N sessions.
 fn pooled(db: &Path, files: &[String], sessions: usize) -> Duration {
+    pooled_to(db, APP, files, sessions)
+}
+
+/// The same through web application `app`'s settings.
+fn pooled_to(db: &Path, app: &str, files: &[String], sessions: usize) -> Duration {
     let n = sessions.to_string();
     let mut args = vec![
         "-q",
         "send",
         "--webapp",
-        APP,
+        app,
         "--connections",
         &n,
         "--message",
@@ -360,7 +368,28 @@ fn main() {
                 // This machine's Postfix intake varies up to 2x from one batch to the
                 // next (its queue files are synced), so the four are interleaved for
                 // ROUNDS rounds and compared by their medians; the best are printed too.
+                mailcert(&db, &["-q", "webapp", "add", APP_PLAIN], None);
+                mailcert(
+                    &db,
+                    &[
+                        "-q",
+                        "smtp",
+                        "set",
+                        "--webapp",
+                        APP_PLAIN,
+                        "--smtp-server",
+                        "localhost",
+                        "--port",
+                        &pf.plain_port().to_string(),
+                        "--encryption",
+                        "none",
+                        "--from",
+                        "bench@contoso.com",
+                    ],
+                    None,
+                );
                 let mut pool = Vec::new();
+                let mut plain = Vec::new();
                 let mut one = Vec::new();
                 let mut src4 = Vec::new();
                 let mut src1 = Vec::new();
@@ -368,6 +397,8 @@ fn main() {
                     pool.push(pooled(&db, &files, 4));
                     settle(MESSAGES);
                     src4.push(smtp_source(pf.plain_port(), 4, rcpt));
+                    settle(MESSAGES);
+                    plain.push(pooled_to(&db, APP_PLAIN, &files, 4));
                     settle(MESSAGES);
                     one.push(one_connection(&db, &files));
                     settle(MESSAGES);
@@ -394,6 +425,15 @@ fn main() {
                     "  -> 4 connections vs smtp-source -s 4: {:.2}x by median (target >= 0.90x), {:.2}x by best",
                     median(&src4).as_secs_f64() / median(&pool).as_secs_f64(),
                     src4[0].as_secs_f64() / pool[0].as_secs_f64()
+                );
+                row(
+                    "mailcert send --connections 4, plain port without TLS        ",
+                    &mut plain,
+                );
+                println!(
+                    "  -> mailcert without TLS vs smtp-source -s 4: {:.2}x by median; TLS costs mailcert's 4 sessions {:.0}% of their plain rate",
+                    median(&src4).as_secs_f64() / median(&plain).as_secs_f64(),
+                    100.0 * (1.0 - median(&plain).as_secs_f64() / median(&pool).as_secs_f64())
                 );
                 row(
                     "mailcert send --connections 1 --message x1000 (TLS + client chain)",
