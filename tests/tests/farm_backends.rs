@@ -1381,7 +1381,8 @@ fn a_schema_5_postgresql_farm_upgrades_with_its_settings_intact() {
          VALUES ('x', 25, 'starttls', 'utf-8', 0)",
     );
     assert!(
-        dup.as_ref().is_err_and(|e| e.contains("smtp_settings_scope")),
+        dup.as_ref()
+            .is_err_and(|e| e.contains("smtp_settings_scope")),
         "{dup:?}"
     );
     f.ok(&[
