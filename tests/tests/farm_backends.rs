@@ -1043,6 +1043,22 @@ fn a_password_file_others_can_read_is_refused() {
     assert!(!f.key_file().exists(), "nothing made");
     std::fs::set_permissions(f.password_file(), std::fs::Permissions::from_mode(0o600)).unwrap();
     f.ok(&["init"]);
+    // The same for a ~/.pgpass (libpq would skip it with a warning; a silent skip here
+    // would surface later as a puzzling authentication failure).
+    let pgpass = f.dir.path().join("pgpass");
+    pg.write_pgpass(&pgpass).unwrap();
+    std::fs::set_permissions(&pgpass, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let r = mailcert_tests::Run::from_output(
+        f.command(&["cert", "list"])
+            .env_remove("MAILCERT_DB_PASSWORD_FILE")
+            .env("PGPASSFILE", &pgpass)
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("chmod 600"), "{r:?}");
+    assert!(r.stderr.contains("pgpass"), "{r:?}");
+    assert!(!r.stderr.contains(pg.password()), "{r:?}");
 }
 
 /// In a database whose collation is a language's (ICU en-US), listings still sort as on

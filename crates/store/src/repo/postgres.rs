@@ -414,11 +414,14 @@ pub(crate) fn describe(e: &postgres::Error) -> String {
 fn password(t: &PgTarget) -> Result<Option<Zeroizing<String>>> {
     if let Some(file) = std::env::var_os("MAILCERT_DB_PASSWORD_FILE").filter(|v| !v.is_empty()) {
         let path = PathBuf::from(file);
-        private_file(&path, "the database password file")?;
-        let text = Zeroizing::new(std::fs::read_to_string(&path).map_err(|source| Error::Io {
+        let io = |source| Error::Io {
             path: path.clone(),
             source,
-        })?);
+        };
+        let mut f = std::fs::File::open(&path).map_err(io)?;
+        private_file(&path, &f, "the database password file")?;
+        let mut text = Zeroizing::new(String::new());
+        std::io::Read::read_to_string(&mut f, &mut text).map_err(io)?;
         let pw = text.trim_end_matches(['\r', '\n']);
         if pw.is_empty() {
             return Err(Error::BadFile {
@@ -434,10 +437,11 @@ fn password(t: &PgTarget) -> Result<Option<Zeroizing<String>>> {
     Ok(t.url_password.clone())
 }
 
-/// Refuses a secret file that group or others can read.
-fn private_file(path: &std::path::Path, what: &str) -> Result<()> {
+/// Refuses a secret file (`file`, opened from `path`) that group or others can read.
+fn private_file(path: &std::path::Path, file: &std::fs::File, what: &str) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(path)
+    let mode = file
+        .metadata()
         .map_err(|source| Error::Io {
             path: path.to_path_buf(),
             source,
@@ -461,7 +465,6 @@ fn private_file(path: &std::path::Path, what: &str) -> Result<()> {
 /// with a clear error (libpq skips it with a warning; a library of ours cannot warn, and
 /// silently skipping it would fail later as a confusing authentication error).
 fn pgpass(t: &PgTarget) -> Result<Option<Zeroizing<String>>> {
-    use std::os::unix::fs::PermissionsExt;
     let path = match std::env::var_os("PGPASSFILE").filter(|v| !v.is_empty()) {
         Some(p) => PathBuf::from(p),
         None => match std::env::var_os("HOME").filter(|v| !v.is_empty()) {
@@ -472,23 +475,7 @@ fn pgpass(t: &PgTarget) -> Result<Option<Zeroizing<String>>> {
     let Ok(file) = std::fs::File::open(&path) else {
         return Ok(None);
     };
-    let mode = file
-        .metadata()
-        .map_err(|source| Error::Io {
-            path: path.clone(),
-            source,
-        })?
-        .permissions()
-        .mode();
-    if mode & 0o077 != 0 {
-        return Err(Error::BadFile {
-            path,
-            problem: format!(
-                "the password file has mode {:o}; it must not be readable by group or others (chmod 600)",
-                mode & 0o777
-            ),
-        });
-    }
+    private_file(&path, &file, "the password file")?;
     let host = match &t.host {
         PgHost::Tcp(h) => h.clone(),
         // libpq matches the default socket as "localhost", another one by its folder.
