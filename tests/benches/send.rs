@@ -59,27 +59,30 @@ fn farm(dir: &Path, port: u16) -> std::path::PathBuf {
         ],
         None,
     );
-    mailcert(&db, &["-q", "webapp", "add", APP], None);
-    mailcert(
-        &db,
-        &[
-            "-q",
-            "smtp",
-            "set",
-            "--webapp",
-            APP,
-            "--smtp-server",
-            "localhost",
-            "--port",
-            &port.to_string(),
-            "--certificate",
-            "name:bench",
-            "--from",
-            "bench@contoso.com",
-        ],
-        None,
-    );
+    web_app(&db, APP, port, &["--certificate", "name:bench"]);
     db
+}
+
+/// Adds web application `app`, sending to `localhost:port` from bench@contoso.com with
+/// the further `smtp set` arguments `extra`.
+fn web_app(db: &Path, app: &str, port: u16, extra: &[&str]) {
+    mailcert(db, &["-q", "webapp", "add", app], None);
+    let port = port.to_string();
+    let mut args = vec![
+        "-q",
+        "smtp",
+        "set",
+        "--webapp",
+        app,
+        "--smtp-server",
+        "localhost",
+        "--port",
+        &port,
+        "--from",
+        "bench@contoso.com",
+    ];
+    args.extend_from_slice(extra);
+    mailcert(db, &args, None);
 }
 
 fn message_files(dir: &Path, rcpt: &str) -> Vec<String> {
@@ -368,26 +371,7 @@ fn main() {
                 // This machine's Postfix intake varies up to 2x from one batch to the
                 // next (its queue files are synced), so the four are interleaved for
                 // ROUNDS rounds and compared by their medians; the best are printed too.
-                mailcert(&db, &["-q", "webapp", "add", APP_PLAIN], None);
-                mailcert(
-                    &db,
-                    &[
-                        "-q",
-                        "smtp",
-                        "set",
-                        "--webapp",
-                        APP_PLAIN,
-                        "--smtp-server",
-                        "localhost",
-                        "--port",
-                        &pf.plain_port().to_string(),
-                        "--encryption",
-                        "none",
-                        "--from",
-                        "bench@contoso.com",
-                    ],
-                    None,
-                );
+                web_app(&db, APP_PLAIN, pf.plain_port(), &["--encryption", "none"]);
                 let mut pool = Vec::new();
                 let mut plain = Vec::new();
                 let mut one = Vec::new();
