@@ -1415,3 +1415,35 @@ fn a_schema_5_postgresql_farm_upgrades_with_its_settings_intact() {
     assert_eq!(mine["server"], "server-a", "{mine}");
     assert_eq!(rows("SELECT count(*) FROM smtp_settings"), "3");
 }
+
+/// A copy that fails after its new SQLite file was made (here: the source's master key
+/// is another farm's, found only once the copy starts) leaves no file behind, so the
+/// same command can be run again once the key is right.
+#[test]
+fn a_failed_copy_into_a_new_file_leaves_no_file() {
+    let f = TestFarm::new();
+    f.ok(&[
+        "cert",
+        "import",
+        "client-p256.pem",
+        "--key",
+        "client-p256.key",
+    ]);
+    let other = TestFarm::new();
+    let to = f.dir.path().join("copy.db");
+    let to_s = to.to_str().unwrap();
+    let r = mailcert_tests::Run::from_output(
+        f.command(&["farm", "copy", "--to", to_s])
+            .env("MAILCERT_MASTER_KEY_FILE", other.key_file())
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("master key"), "{r:?}");
+    for suffix in ["", "-wal", "-shm"] {
+        let p = format!("{to_s}{suffix}");
+        assert!(!std::path::Path::new(&p).exists(), "{p} was left behind");
+    }
+    let r = f.ok(&["--json", "farm", "copy", "--to", to_s]).json();
+    assert_eq!(r["certificates_verified"], 1, "{r}");
+}

@@ -52,22 +52,7 @@ fn copy(g: &Globals, to: std::path::PathBuf) -> Result<u8> {
         Err(other) => other,
     })?;
     let key = context::key_path(source.location());
-    let mut dest = Farm::create_empty(&dest_db, &key)?;
-    let report = match source.copy_to(&mut dest) {
-        Ok(r) => r,
-        Err(e) => {
-            // A new SQLite file that did not take the copy goes again.
-            drop(dest);
-            if let mailcert_store::FarmDb::File(path) = &dest_db {
-                for suffix in ["", "-wal", "-shm"] {
-                    let mut p = path.clone().into_os_string();
-                    p.push(suffix);
-                    let _ = std::fs::remove_file(p);
-                }
-            }
-            return Err(e.into());
-        }
-    };
+    let report = source.copy_into(dest_db.clone(), &key)?;
     if g.json {
         outln!(
             "{}",

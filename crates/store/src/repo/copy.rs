@@ -3,9 +3,10 @@
 //! destination uses the same master key), verified before it commits.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use super::sql::{Dialect, Value};
-use super::{Farm, Tx};
+use super::{Farm, FarmDb, Tx};
 use crate::error::{Error, Result};
 
 /// The copied tables in dependency order, with the columns both schemas have.
@@ -167,11 +168,31 @@ fn count(tx: &Tx<'_>, table: &str) -> Result<u64> {
 }
 
 impl Farm {
+    /// Copies this whole farm into a new SQLite file or an empty PostgreSQL database
+    /// (`key_path` is the master key file the copy will be opened with; the sealed
+    /// secrets are copied as they are). A copy that fails leaves no new file behind; in
+    /// PostgreSQL it leaves at most mailcert's empty schema, which a second attempt takes.
+    pub fn copy_into(&mut self, dest: impl Into<FarmDb>, key_path: &Path) -> Result<CopyReport> {
+        let dest = dest.into();
+        let mut farm = Farm::create_empty(dest.clone(), key_path)?;
+        let copied = self.copy_to(&mut farm);
+        if copied.is_err() {
+            drop(farm);
+            if let FarmDb::File(path) = &dest {
+                for suffix in ["", "-wal", "-shm"] {
+                    let mut p = path.clone().into_os_string();
+                    p.push(suffix);
+                    let _ = std::fs::remove_file(p);
+                }
+            }
+        }
+        copied
+    }
+
     /// Copies this whole farm into `dest`, which must be empty (made by
     /// [`Farm::create_empty`], never by `init`): one read snapshot here, one transaction
-    /// there, which commits only when every table's row count and every certificate's
-    /// thumbprints and sealed key compare equal.
-    pub fn copy_to(&mut self, dest: &mut Farm) -> Result<CopyReport> {
+    /// there, which commits only when a digest of every table's rows compares equal.
+    fn copy_to(&mut self, dest: &mut Farm) -> Result<CopyReport> {
         self.master_key()?;
         self.read(|src| {
             dest.write(|dst| {

@@ -251,10 +251,10 @@ impl Farm {
     }
 
     /// Makes a new SQLite file, or takes an empty PostgreSQL database, with the farm's
-    /// schema but no farm in it yet: the destination of [`copy_to`](Farm::copy_to),
+    /// schema but no farm in it yet: the destination of [`copy_into`](Farm::copy_into),
     /// which brings the farm's own master key check. An existing file and a database
     /// that holds any table are refused before anything is written to them.
-    pub fn create_empty(db: impl Into<FarmDb>, key_path: &Path) -> Result<Farm> {
+    fn create_empty(db: impl Into<FarmDb>, key_path: &Path) -> Result<Farm> {
         let db = db.into();
         let (backend, key_check) = match &db {
             FarmDb::File(path) => {
