@@ -9,8 +9,9 @@ use super::sql::{Dialect, Value};
 use super::{Farm, FarmDb, Tx};
 use crate::error::{Error, Result};
 
-/// The copied tables in dependency order, with the columns both schemas have.
-const TABLES: &[(&str, &[&str])] = &[
+/// The copied tables in dependency order, with the columns both schemas have: every
+/// table of the farm (a test holds this list to the schema).
+pub(super) const TABLES: &[(&str, &[&str])] = &[
     ("meta", &["key", "value"]),
     (
         "certificates",
@@ -259,5 +260,31 @@ impl Farm {
                 })
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every table of a new farm is copied, and the copy names no table the farm lacks:
+    /// a migration that adds a table must add it here, or `farm copy` would drop it.
+    #[test]
+    fn every_table_of_the_farm_is_copied() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let db = dir.path().join("farm.db");
+        let key = Farm::default_key_path(&db);
+        Farm::init(&db, &key, "web1", 1).unwrap_or_else(|e| panic!("{e}"));
+        let conn = rusqlite::Connection::open(&db).unwrap_or_else(|e| panic!("{e}"));
+        let mut in_farm: Vec<String> = conn
+            .prepare(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+            )
+            .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect())
+            .unwrap_or_else(|e| panic!("{e}"));
+        in_farm.sort();
+        let mut copied: Vec<String> = TABLES.iter().map(|(t, _)| t.to_string()).collect();
+        copied.sort();
+        assert_eq!(copied, in_farm);
     }
 }

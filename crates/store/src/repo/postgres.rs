@@ -358,20 +358,10 @@ impl PgConn {
         if self.schema_version()?.is_none() {
             return Ok(false);
         }
-        let ours: Vec<&str> = vec![
-            "mailcert_schema",
-            "meta",
-            "certificates",
-            "private_keys",
-            "audit_log",
-            "web_applications",
-            "smtp_settings",
-            "certificate_requests",
-            "certificate_settings",
-            "notification_contacts",
-            "notification_state",
-            "servers",
-        ];
+        // The schema's version table and the farm's tables (the list `farm copy` copies).
+        let ours: Vec<&str> = std::iter::once("mailcert_schema")
+            .chain(super::copy::TABLES.iter().map(|(t, _)| *t))
+            .collect();
         let others: i64 = self
             .client
             .query_one(
